@@ -1,0 +1,49 @@
+"""The ACE Assets code location (`dagster dev -w workspace.yaml` loads `defs` from here)."""
+
+import dagster as dg
+
+from ace_assets.assets import ephys, raw, sync
+from ace_assets.io_manager import ZarrProductIOManager
+from ace_assets.jobs import process_line_job
+from ace_assets.resources import (
+    AcePaths,
+    LineParameters,
+    default_data_path,
+    default_project_path,
+    default_store_path,
+)
+from ace_assets.sensors import experiments_csv_sensor
+
+
+def build_definitions(
+    project_path: str | None = None, data_path: str | None = None, store_path: str | None = None
+) -> dg.Definitions:
+    """Definitions bound to the given folders (default: ACE_* env vars, then the demo folders)."""
+    paths = AcePaths(
+        project_path=project_path or default_project_path(),
+        data_path=data_path or default_data_path(),
+        store_path=store_path or default_store_path(),
+    )
+    return dg.Definitions(
+        assets=[
+            raw.raw_neuralynx,
+            raw.raw_miniscope,
+            ephys.lfp,
+            ephys.filtered_lfp,
+            ephys.lfp_phase,
+            ephys.lfp_spectrogram,
+            sync.ttl_events,
+            sync.t_ca_im,
+        ],
+        asset_checks=[sync.t_ca_im_matches_movie],
+        jobs=[process_line_job],
+        sensors=[experiments_csv_sensor],
+        resources={
+            "paths": paths,
+            "parameters": LineParameters(paths=paths),
+            "zarr_io": ZarrProductIOManager(store_path=paths.store_path),
+        },
+    )
+
+
+defs = build_definitions()

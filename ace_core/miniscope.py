@@ -1,0 +1,703 @@
+"""UCLA Miniscope DAQ-QT (V3/V4 scope) recordings on disk: read and write, streaming.
+
+The DAQ software writes one session folder::
+
+    <session>/metaData.json             session level (researcher, animal, start time, device names)
+    <session>/<deviceName>/0.avi 1.avi  8-bit grey movies, ``framesPerFile`` frames each (last may be shorter)
+    <session>/<deviceName>/metaData.json     device level (``frameRate`` "30FPS", ``framesPerFile``, ROI, ...)
+    <session>/<deviceName>/timeStamps.csv    one row per saved frame, host clock in ms since record start
+    <session>/<behaviour camera>/...         the same pattern for each behaviour camera
+
+Pitfalls this module exists to avoid (upstream ``ace_neuro`` hit all of them):
+
+* movies are ordered by the integer in the file name, never by mtime or lexically (``0, 1, 10, 11, 2``);
+* only the Miniscope device folder is read, never a behaviour camera's ``0.avi``/``timeStamps.csv``;
+* the AVI header frame rate is always 60, whatever the real rate: the true nominal rate is the device
+  ``frameRate`` and the true frame times are ``timeStamps.csv``;
+* ``timeStamps.csv`` columns are read by name, since newer DAQ builds append ``DAQ Frame Number`` and
+  ``Unix Time Stamp (ms)``.
+
+Memory is bounded: the writer consumes an iterable of frame chunks and the reader yields chunks, so no
+function here ever holds a whole movie.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from ace_core.errors import InputFormatError
+
+__all__ = [
+    "AVI_HEADER_RATE_HZ",
+    "DEVICE_DIR",
+    "METADATA_FILE",
+    "TIMESTAMPS_FILE",
+    "TIMESTAMPS_HEADER",
+    "MiniscopeRecording",
+    "find_device_dir",
+    "format_frame_rate",
+    "iter_frames",
+    "open_recording",
+    "parse_frame_rate",
+    "parse_recording_start",
+    "read_frames",
+    "read_timestamps",
+    "write_recording",
+]
+
+DEVICE_DIR = "Miniscope"
+TIMESTAMPS_HEADER = ("Frame Number", "Time Stamp (ms)", "Buffer Index")
+TIMESTAMPS_FILE = "timeStamps.csv"
+METADATA_FILE = "metaData.json"
+# The DAQ hard-codes 60 in its VideoWriter call; we mimic it so files look like the real thing.
+AVI_HEADER_RATE_HZ = 60
+
+_FRAME_COLUMN, _TIME_COLUMN = TIMESTAMPS_HEADER[:2]
+_MOVIE_NAME = re.compile(r"^(\d+)\.avi$", re.IGNORECASE)
+_FRAME_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?:fps)?\s*$", re.IGNORECASE)
+_START_FIELDS = ("year", "month", "day", "hour", "minute", "second", "msec")
+_EXCLUDED_DIRS = {"saved_movies", "experiment"}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Small parsers
+# ----------------------------------------------------------------------------------------------------
+
+
+def parse_frame_rate(value: Any, *, path: str | Path = "<frameRate>") -> float:
+    """Nominal frame rate in Hz from a DAQ ``frameRate`` value ("20FPS", "30 FPS", 20, "19.98").
+
+    ``path`` only names the source in the error message (e.g. the device metaData.json).
+    """
+    rate: float | None = None
+    if isinstance(value, bool):
+        rate = None
+    elif isinstance(value, int | float | np.integer | np.floating):
+        rate = float(value)
+    elif isinstance(value, str):
+        match = _FRAME_RATE.match(value)
+        if match:
+            rate = float(match.group(1))
+    if rate is None or not math.isfinite(rate) or rate <= 0:
+        raise InputFormatError(
+            path,
+            f"frameRate {value!r} is not a frame rate; expected a positive number, optionally followed "
+            "by 'FPS' (e.g. '30FPS', '19.98', 20)",
+        )
+    return rate
+
+
+def format_frame_rate(frame_rate_hz: float) -> str:
+    """``frameRate`` as the DAQ writes it ("20FPS"); non-integral rates keep their digits ("19.5FPS")."""
+    rate = float(frame_rate_hz)
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"frame_rate_hz must be positive and finite, got {frame_rate_hz!r}")
+    return f"{int(rate)}FPS" if rate.is_integer() else f"{rate!r}FPS"
+
+
+def parse_recording_start(session_metadata: dict) -> datetime | None:
+    """Recording start from session metadata, accepting both DAQ shapes.
+
+    Newer DAQ builds nest the fields in ``recordingStartTime``; older ones write them flat at top level.
+    ``msecSinceEpoch`` is preferred (an aware UTC datetime) since it is unambiguous; otherwise the wall-clock
+    fields give a naive local datetime. Returns None when neither is present.
+    """
+    nested = session_metadata.get("recordingStartTime")
+    source = nested if isinstance(nested, dict) else session_metadata
+    epoch_ms = source.get("msecSinceEpoch")
+    if isinstance(epoch_ms, int | float) and not isinstance(epoch_ms, bool):
+        return datetime.fromtimestamp(epoch_ms / 1000.0, tz=UTC)
+    if all(isinstance(source.get(key), int) for key in _START_FIELDS[:6]):
+        y, mo, d, h, mi, s = (source[key] for key in _START_FIELDS[:6])
+        msec = source.get("msec", 0)
+        return datetime(y, mo, d, h, mi, s, int(msec) * 1000 if isinstance(msec, int) else 0)
+    return None
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputFormatError(path, "file not found; expected the DAQ metaData.json") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputFormatError(
+            path, f"invalid JSON at column {err.colno}: {err.msg}", line=err.lineno
+        ) from None
+    if not isinstance(data, dict):
+        raise InputFormatError(path, f"expected a JSON object at top level, found {type(data).__name__}")
+    return data
+
+
+def _try_load_json(path: Path) -> dict | None:
+    """Metadata when the file is present and a JSON object; None otherwise (used only for discovery)."""
+    try:
+        return _load_json(path)
+    except InputFormatError:
+        return None
+
+
+def read_timestamps(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(frame_numbers, timestamps_s)`` from a DAQ ``timeStamps.csv``, columns found by name.
+
+    ``Time Stamp (ms)`` is the host clock relative to recording start; it is returned in seconds. Extra
+    columns (``Buffer Index``, ``DAQ Frame Number``, ``Unix Time Stamp (ms)``) are accepted and ignored.
+    Blank lines are skipped. Errors name the file, the line (1-based, the header is line 1) and the column.
+    """
+    path = Path(path)
+    frame_numbers: list[int] = []
+    times_ms: list[float] = []
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputFormatError(path, "file not found; expected the DAQ per-frame timestamps") from None
+    with handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise InputFormatError(path, f"file is empty; expected the header {','.join(TIMESTAMPS_HEADER)}")
+        names = [name.strip() for name in header]
+        missing = [name for name in (_FRAME_COLUMN, _TIME_COLUMN) if name not in names]
+        if missing:
+            raise InputFormatError(
+                path,
+                f"header lacks column(s) {missing}; found {names}, expected at least "
+                f"{[_FRAME_COLUMN, _TIME_COLUMN]}",
+                line=1,
+            )
+        i_frame, i_time = names.index(_FRAME_COLUMN), names.index(_TIME_COLUMN)
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            line = reader.line_num
+            frame_numbers.append(_parse_cell(path, row, i_frame, _FRAME_COLUMN, line, int, "an integer"))
+            times_ms.append(
+                _parse_cell(path, row, i_time, _TIME_COLUMN, line, float, "a number of milliseconds")
+            )
+    return np.asarray(frame_numbers, dtype=np.int64), np.asarray(times_ms, dtype=np.float64) / 1000.0
+
+
+def _parse_cell(path: Path, row: list[str], index: int, column: str, line: int, kind: type, expected: str):
+    if index >= len(row):
+        raise InputFormatError(
+            path, f"row has {len(row)} fields; expected {expected}", line=line, column=column
+        )
+    text = row[index].strip()
+    try:
+        value = kind(text)
+    except ValueError:
+        raise InputFormatError(path, f"value {text!r} is not {expected}", line=line, column=column) from None
+    if kind is float and not math.isfinite(value):
+        raise InputFormatError(
+            path, f"value {text!r} is not finite; expected {expected}", line=line, column=column
+        )
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------------
+
+
+class _MovieWriter:
+    """One FFV1 AVI written under a hidden temporary name and renamed only once complete."""
+
+    def __init__(self, final_path: Path, height: int, width: int) -> None:
+        self.final_path = final_path
+        self.temp_path = final_path.with_name(f".{final_path.name}.partial")
+        self.n_frames = 0
+        self._container = av.open(str(self.temp_path), mode="w", format="avi")
+        self._stream = self._container.add_stream("ffv1", rate=AVI_HEADER_RATE_HZ)
+        self._stream.width = width
+        self._stream.height = height
+        self._stream.pix_fmt = "gray"
+
+    def write(self, frames: np.ndarray) -> None:
+        for frame in frames:
+            for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="gray")):
+                self._container.mux(packet)
+        self.n_frames += len(frames)
+
+    def finish(self) -> None:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        os.replace(self.temp_path, self.final_path)
+
+    def abort(self) -> None:
+        try:
+            self._container.close()
+        finally:
+            self.temp_path.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    temp = path.with_name(f".{path.name}.partial")
+    temp.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def write_recording(
+    session_dir: str | Path,
+    frame_chunks: Iterable[np.ndarray],
+    *,
+    frame_rate_hz: float,
+    timestamps_ms: np.ndarray,
+    frames_per_file: int = 1000,
+    device_name: str = "Miniscope",
+    device_type: str = "Miniscope_V4_BNO",
+    session_metadata: dict | None = None,
+    recording_start: datetime | None = None,
+    device_metadata: dict | None = None,
+) -> Path:
+    """Write frames in the UCLA Miniscope DAQ-QT V4 layout; returns the device folder.
+
+    ``frame_chunks`` are uint8 arrays ``(n, H, W)`` of any length; they are streamed into ``0.avi``,
+    ``1.avi``, ... (FFV1, 8-bit grey, header rate 60 like the DAQ) so memory stays bounded by one chunk. Each
+    AVI is written under a temporary name and renamed when complete, so a crash never leaves a plausible half
+    movie. ``timestamps_ms`` (one per frame, host ms since start) goes to ``timeStamps.csv`` rounded to
+    integers, with ``Buffer Index`` 0 (no back-pressure). ``session_metadata`` and ``device_metadata``
+    override or extend the keys written to the session and device ``metaData.json``. The device folder must
+    not already hold a recording (FileExistsError): silently mixing two recordings is worse than failing.
+    """
+    session_dir = Path(session_dir)
+    rate_text = format_frame_rate(frame_rate_hz)
+    if int(frames_per_file) != frames_per_file or frames_per_file < 1:
+        raise ValueError(f"frames_per_file must be a positive integer, got {frames_per_file!r}")
+    frames_per_file = int(frames_per_file)
+    times_ms = np.asarray(timestamps_ms, dtype=np.float64)
+    if times_ms.ndim != 1 or not np.all(np.isfinite(times_ms)):
+        raise ValueError("timestamps_ms must be a 1-D array of finite milliseconds, one per frame")
+    recording_start = recording_start or datetime.now()
+
+    device_dir = session_dir / device_name.replace(" ", "_")
+    device_dir.mkdir(parents=True, exist_ok=True)
+    existing = [
+        p.name for p in device_dir.iterdir() if _MOVIE_NAME.match(p.name) or p.name == TIMESTAMPS_FILE
+    ]
+    if existing:
+        raise FileExistsError(f"{device_dir}: already holds a recording ({sorted(existing)[:5]}...)")
+
+    writer: _MovieWriter | None = None
+    n_files = n_written = 0
+    shape: tuple[int, int] | None = None
+    try:
+        for chunk in frame_chunks:
+            chunk = np.asarray(chunk)
+            if chunk.dtype != np.uint8 or chunk.ndim != 3:
+                raise ValueError(f"frame chunks must be uint8 (n, H, W); got {chunk.dtype} {chunk.shape}")
+            if shape is None:
+                shape = (chunk.shape[1], chunk.shape[2])
+            elif chunk.shape[1:] != shape:
+                raise ValueError(f"frame size changed from {shape} to {chunk.shape[1:]} at frame {n_written}")
+            if n_written + len(chunk) > len(times_ms):
+                raise ValueError(f"more frames than timestamps_ms ({len(times_ms)})")
+            offset = 0
+            while offset < len(chunk):
+                if writer is None:
+                    writer = _MovieWriter(device_dir / f"{n_files}.avi", *shape)
+                take = min(frames_per_file - writer.n_frames, len(chunk) - offset)
+                writer.write(chunk[offset : offset + take])
+                offset += take
+                n_written += take
+                if writer.n_frames == frames_per_file:
+                    writer.finish()
+                    writer, n_files = None, n_files + 1
+        if writer is not None:
+            writer.finish()
+            writer, n_files = None, n_files + 1
+        if shape is None:
+            raise ValueError("frame_chunks yielded no frames")
+        if n_written != len(times_ms):
+            raise ValueError(f"wrote {n_written} frames but got {len(times_ms)} timestamps_ms")
+    except BaseException:
+        # Leave no movies without their timestamps and metadata: remove what this call wrote.
+        if writer is not None:
+            writer.abort()
+        for i in range(n_files):
+            (device_dir / f"{i}.avi").unlink(missing_ok=True)
+        raise
+
+    temp = device_dir / f".{TIMESTAMPS_FILE}.partial"
+    with temp.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle, lineterminator="\n")
+        out.writerow(TIMESTAMPS_HEADER)
+        for number, time_ms in enumerate(np.rint(times_ms).astype(np.int64).tolist()):
+            out.writerow((number, time_ms, 0))
+    os.replace(temp, device_dir / TIMESTAMPS_FILE)
+
+    height, width = shape
+    device_meta = {
+        "deviceName": device_name,
+        "deviceType": device_type,
+        "deviceID": 0,
+        "deviceDirectory": str(device_dir),
+        "compression": "FFV1",
+        "framesPerFile": frames_per_file,
+        "frameRate": rate_text,
+        "gain": "Low",
+        "ewl": 0,
+        "led0": 0,
+        "ROI": {"leftEdge": 0, "topEdge": 0, "width": width, "height": height},
+    }
+    device_meta.update(device_metadata or {})
+    _write_json(device_dir / METADATA_FILE, device_meta)
+
+    start = recording_start
+    session_meta = {
+        "researcherName": "",
+        "animalName": "",
+        "experimentName": "",
+        "baseDirectory": str(session_dir),
+        "recordingStartTime": {
+            "year": start.year,
+            "month": start.month,
+            "day": start.day,
+            "hour": start.hour,
+            "minute": start.minute,
+            "second": start.second,
+            "msec": start.microsecond // 1000,
+            "msecSinceEpoch": int(round(start.timestamp() * 1000)),
+        },
+        "miniscopes": [device_name],
+        "cameras": [],
+    }
+    session_meta.update(session_metadata or {})
+    _write_json(session_dir / METADATA_FILE, session_meta)
+    return device_dir
+
+
+# ----------------------------------------------------------------------------------------------------
+# Discovery and opening
+# ----------------------------------------------------------------------------------------------------
+
+
+def _is_device_metadata(meta: dict | None) -> bool:
+    return meta is not None and ("deviceType" in meta or "deviceName" in meta)
+
+
+def _is_miniscope(meta: dict) -> bool:
+    """A device metaData.json describes a Miniscope (deviceType "Miniscope_V4_BNO", ...) not a camera."""
+    kind = str(meta.get("deviceType", "")).lower()
+    if kind:
+        return "miniscope" in kind
+    name = str(meta.get("deviceName", "")).lower()
+    return "miniscope" in name and "cam" not in name
+
+
+def find_device_dir(session_dir: str | Path, device: str | None = None) -> Path:
+    """The Miniscope device folder of a DAQ session.
+
+    ``session_dir`` may be the session folder or the device folder itself. With ``device`` given, the folder
+    of that name (spaces -> ``_``) or whose ``deviceName`` matches is chosen. Otherwise the one subfolder
+    whose ``metaData.json`` has a Miniscope ``deviceType`` (or, lacking one, ``deviceName``); folders the
+    session lists under ``cameras`` are never chosen. Only direct subfolders are searched, never recursively,
+    so a behaviour camera's movies cannot be mixed in.
+    """
+    root = Path(session_dir)
+    if not root.is_dir():
+        raise InputFormatError(root, "not a folder; expected a Miniscope DAQ session or device folder")
+    own_meta = _try_load_json(root / METADATA_FILE)
+    if _is_device_metadata(own_meta):
+        if device is None or device.replace(" ", "_") == root.name or own_meta.get("deviceName") == device:
+            if device is None and not _is_miniscope(own_meta):
+                raise InputFormatError(
+                    root, f"is a device folder of deviceType {own_meta.get('deviceType')!r}, not a Miniscope"
+                )
+            return root
+
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in _EXCLUDED_DIRS)
+    metas = {p: _try_load_json(p / METADATA_FILE) for p in subdirs}
+    devices = {p: m for p, m in metas.items() if _is_device_metadata(m)}
+    listing = [f"{p.name} ({m.get('deviceType', m.get('deviceName'))})" for p, m in devices.items()]
+
+    if device is not None:
+        matches = [p for p in subdirs if p.name == device.replace(" ", "_")]
+        matches = matches or [p for p, m in devices.items() if m.get("deviceName") == device]
+        if len(matches) == 1:
+            return matches[0]
+        raise InputFormatError(
+            root, f"no unique device folder named {device!r}; device folders with metaData.json: {listing}"
+        )
+
+    cameras = {str(c).replace(" ", "_") for c in ((own_meta or {}).get("cameras") or [])}
+    scopes = [p for p, m in devices.items() if _is_miniscope(m) and p.name not in cameras]
+    if len(scopes) == 1:
+        return scopes[0]
+    if not scopes:
+        raise InputFormatError(
+            root,
+            "no Miniscope device folder; expected a subfolder whose metaData.json has a deviceType naming "
+            f"a Miniscope (e.g. 'Miniscope_V4_BNO'); device folders found: {listing}",
+        )
+    raise InputFormatError(
+        root, f"several Miniscope device folders {[p.name for p in scopes]}; pass device= to choose one"
+    )
+
+
+def _list_movies(device_dir: Path) -> tuple[Path, ...]:
+    """``N.avi`` of the device folder sorted by N; other ``.avi`` names are ignored with a warning."""
+    numbered: dict[int, Path] = {}
+    ignored: list[str] = []
+    for path in device_dir.iterdir():
+        if path.suffix.lower() != ".avi" or not path.is_file():
+            continue
+        match = _MOVIE_NAME.match(path.name)
+        if match is None:
+            ignored.append(path.name)
+            continue
+        index = int(match.group(1))
+        if index in numbered:
+            raise InputFormatError(
+                device_dir, f"movies {numbered[index].name!r} and {path.name!r} both have number {index}"
+            )
+        numbered[index] = path
+    if ignored:
+        warnings.warn(
+            f"{device_dir}: ignoring .avi files not named <integer>.avi: {sorted(ignored)}", stacklevel=3
+        )
+    if not numbered:
+        raise InputFormatError(device_dir, "no movies; expected 0.avi, 1.avi, ...")
+    expected = range(max(numbered) + 1)
+    missing = [f"{i}.avi" for i in expected if i not in numbered]
+    if missing:
+        raise InputFormatError(
+            device_dir, f"movie file(s) {missing} missing; expected 0.avi .. {max(numbered)}.avi without gaps"
+        )
+    return tuple(numbered[i] for i in expected)
+
+
+def _open_container(path: Path):
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as err:
+        raise InputFormatError(path, f"cannot be opened as a video: {err}") from None
+
+
+def _probe_movie(path: Path) -> tuple[int, int, int]:
+    """``(n_frames, height, width)``: the AVI header count, or a decoding count when the header says 0."""
+    with _open_container(path) as container:
+        if not container.streams.video:
+            raise InputFormatError(path, "has no video stream; expected an 8-bit grey Miniscope movie")
+        stream = container.streams.video[0]
+        n_frames, height, width = int(stream.frames or 0), stream.height, stream.width
+        if n_frames == 0:
+            try:
+                n_frames = sum(1 for _ in container.decode(stream))
+            except av.FFmpegError as err:
+                raise InputFormatError(path, f"cannot be read while counting frames: {err}") from None
+    return n_frames, height, width
+
+
+@dataclass(frozen=True)
+class MiniscopeRecording:
+    """One Miniscope device's movies, timestamps and metadata, described without loading any pixels."""
+
+    session_dir: Path
+    device_dir: Path
+    movie_paths: tuple[Path, ...]
+    frames_per_movie: tuple[int, ...]
+    n_frames: int
+    height: int
+    width: int
+    frame_rate_hz: float
+    frames_per_file: int
+    timestamps_s: np.ndarray = field(repr=False)
+    frame_numbers: np.ndarray = field(repr=False)
+    device_metadata: dict = field(repr=False)
+    session_metadata: dict = field(repr=False)
+
+    def movie_start_frames(self) -> np.ndarray:
+        """Global index of each movie's first frame."""
+        return np.concatenate(([0], np.cumsum(self.frames_per_movie[:-1], dtype=np.int64))).astype(np.int64)
+
+    def recording_start(self) -> datetime | None:
+        """Session start time from the session metadata (either DAQ shape); None when absent."""
+        return parse_recording_start(self.session_metadata)
+
+
+def open_recording(session_dir: str | Path, device: str | None = None) -> MiniscopeRecording:
+    """Describe a DAQ recording and cross-check its parts, reading headers but no pixels.
+
+    Movies are ``N.avi`` in numeric order of N; other ``.avi`` names in the device folder (e.g. "0 copy.avi")
+    are ignored with a warning rather than guessed at. Checks: no gaps in 0..N-1, one frame size for all
+    movies, and as many ``timeStamps.csv`` rows as movie frames. The session ``metaData.json`` is optional
+    (the device folder alone is a valid input); the device one is required for the frame rate.
+    """
+    device_dir = find_device_dir(session_dir, device)
+    session_root = device_dir.parent
+    session_meta_path = session_root / METADATA_FILE
+    session_meta = _load_json(session_meta_path) if session_meta_path.is_file() else {}
+    if _is_device_metadata(session_meta):
+        session_meta = {}  # the parent is not a DAQ session folder
+
+    meta_path = device_dir / METADATA_FILE
+    device_meta = _load_json(meta_path)
+    if "frameRate" not in device_meta:
+        raise InputFormatError(meta_path, 'has no \'frameRate\'; expected e.g. "frameRate": "30FPS"')
+    frame_rate_hz = parse_frame_rate(device_meta["frameRate"], path=meta_path)
+
+    movie_paths = _list_movies(device_dir)
+    probes = [_probe_movie(p) for p in movie_paths]
+    frames_per_movie = tuple(n for n, _, _ in probes)
+    height, width = probes[0][1:]
+    for path, (_, h, w) in zip(movie_paths, probes, strict=True):
+        if (h, w) != (height, width):
+            raise InputFormatError(
+                path, f"frame size {h}x{w} (HxW) differs from {movie_paths[0].name}'s {height}x{width}"
+            )
+    n_frames = sum(frames_per_movie)
+
+    frames_per_file = device_meta.get("framesPerFile", frames_per_movie[0])
+    if isinstance(frames_per_file, str) and frames_per_file.strip().isdigit():
+        frames_per_file = int(frames_per_file)
+    if isinstance(frames_per_file, bool) or not isinstance(frames_per_file, int) or frames_per_file < 1:
+        raise InputFormatError(meta_path, f"framesPerFile {frames_per_file!r} is not a positive integer")
+    uneven = [
+        p.name for p, n in zip(movie_paths[:-1], frames_per_movie[:-1], strict=True) if n != frames_per_file
+    ]
+    if uneven:
+        warnings.warn(
+            f"{device_dir}: movies {uneven} do not hold framesPerFile={frames_per_file} frames; "
+            "frame indices follow the actual per-file counts",
+            stacklevel=2,
+        )
+
+    timestamps_path = device_dir / TIMESTAMPS_FILE
+    frame_numbers, timestamps_s = read_timestamps(timestamps_path)
+    if len(timestamps_s) != n_frames:
+        raise InputFormatError(
+            timestamps_path,
+            f"has {len(timestamps_s)} timestamp rows but the {len(movie_paths)} movies hold "
+            f"{n_frames} frames; expected one row per frame",
+        )
+
+    return MiniscopeRecording(
+        session_dir=session_root,
+        device_dir=device_dir,
+        movie_paths=movie_paths,
+        frames_per_movie=frames_per_movie,
+        n_frames=n_frames,
+        height=height,
+        width=width,
+        frame_rate_hz=frame_rate_hz,
+        frames_per_file=frames_per_file,
+        timestamps_s=timestamps_s,
+        frame_numbers=frame_numbers,
+        device_metadata=device_meta,
+        session_metadata=session_meta,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reading pixels
+# ----------------------------------------------------------------------------------------------------
+
+
+def _indexed_frames(container, stream, first: int) -> Iterator[tuple[int, Any]]:
+    """``(local index, frame)`` pairs starting at or a little before ``first``.
+
+    Seeks to the keyframe at or before ``first`` (FFmpeg's FFV1 carries coder state between frames and marks
+    a keyframe only every ``gop_size`` frames, so landing on an arbitrary frame is not possible) and reads the
+    landing frame's index from its pts, which the AVI demuxer sets to the frame number; the caller skips up to
+    ``first``. Falls back to decoding from frame 0 when the seek fails, overshoots or gives no pts (e.g. an
+    AVI without an index after a DAQ crash).
+    """
+    if first > 0:
+        head = None
+        try:
+            container.seek(first, stream=stream, any_frame=False)
+            frames = container.decode(stream)
+            head = next(frames, None)
+        except av.FFmpegError:
+            head = None
+        if head is not None and head.pts is not None and 0 <= head.pts <= first:
+            yield head.pts, head
+            yield from enumerate(frames, start=head.pts + 1)
+            return
+        container.seek(0, stream=stream)
+    yield from enumerate(container.decode(stream))
+
+
+def _decode_movie(path: Path, first: int, stop: int, height: int, width: int) -> Iterator[np.ndarray]:
+    """Frames ``first..stop-1`` (local indices) of one movie, as (H, W) uint8 planes."""
+    with _open_container(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        index = first - 1
+        try:
+            for index, frame in _indexed_frames(container, stream, first):
+                if index >= stop:
+                    return
+                if index < first:
+                    continue
+                plane = frame.to_ndarray(format="gray")
+                if plane.shape != (height, width):
+                    raise InputFormatError(
+                        path, f"frame {index} is {plane.shape}, expected {(height, width)}"
+                    )
+                yield plane
+        except av.FFmpegError as err:
+            raise InputFormatError(path, f"cannot decode frame {index + 1}: {err}") from None
+    if index < stop - 1:
+        raise InputFormatError(path, f"ends after frame {index}; expected frames up to {stop - 1}")
+
+
+def iter_frames(
+    rec: MiniscopeRecording, *, chunk_frames: int = 256, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(global index of first frame, uint8 (n, H, W))`` chunks of frames ``start..stop-1`` in order.
+
+    Chunks run across movie boundaries; only the movies overlapping the range are decoded, and only one chunk
+    is held at a time. Every chunk has ``chunk_frames`` frames except possibly the last. Each yielded array is
+    new (callers may keep it). A decode failure raises InputFormatError naming the movie and frame.
+    """
+    stop = rec.n_frames if stop is None else stop
+    if not 0 <= start <= stop <= rec.n_frames:
+        raise ValueError(
+            f"need 0 <= start <= stop <= n_frames={rec.n_frames}; got start={start}, stop={stop}"
+        )
+    if chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    starts = rec.movie_start_frames()
+    buffer: np.ndarray | None = None
+    filled = 0
+    position = start
+    for path, movie_start, n_movie in zip(
+        rec.movie_paths, starts.tolist(), rec.frames_per_movie, strict=True
+    ):
+        first, last = max(start, movie_start), min(stop, movie_start + n_movie)
+        if first >= last:
+            continue
+        for plane in _decode_movie(path, first - movie_start, last - movie_start, rec.height, rec.width):
+            if buffer is None:
+                buffer = np.empty((min(chunk_frames, stop - position), rec.height, rec.width), dtype=np.uint8)
+                filled = 0
+            buffer[filled] = plane
+            filled += 1
+            if filled == len(buffer):
+                yield position, buffer
+                position += filled
+                buffer = None
+
+
+def read_frames(rec: MiniscopeRecording, start: int, stop: int) -> np.ndarray:
+    """Frames ``start..stop-1`` as one uint8 (n, H, W) array; for small ranges, as it is held in memory."""
+    out = np.empty((max(stop - start, 0), rec.height, rec.width), dtype=np.uint8)
+    for index, chunk in iter_frames(rec, chunk_frames=max(stop - start, 1), start=start, stop=stop):
+        out[index - start : index - start + len(chunk)] = chunk
+    return out

@@ -1,0 +1,127 @@
+"""Small PNG previews of products, for people to look at in the Dagster UI.
+
+Figures are kept small (they are embedded in the event log as base64): a few tens of kB.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+_DPI = 72
+
+
+def _to_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=_DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _decimate_for_plot(t: np.ndarray, y: np.ndarray, max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    step = max(1, y.size // max_points)
+    return t[::step], y[::step]
+
+
+def traces_png(
+    t_s: np.ndarray,
+    traces: Sequence[np.ndarray],
+    labels: Sequence[str],
+    *,
+    title: str,
+    ylabel: str,
+    window_s: tuple[float, float] | None = None,
+) -> bytes:
+    """Stacked line plots sharing a time axis (optionally zoomed to a window)."""
+    fig, axes = plt.subplots(len(traces), 1, figsize=(7, 1.4 + 1.2 * len(traces)), sharex=True, squeeze=False)
+    for ax, y, label in zip(axes[:, 0], traces, labels, strict=True):
+        t, yy = np.asarray(t_s), np.asarray(y)
+        if window_s is not None:
+            sel = (t >= window_s[0]) & (t <= window_s[1])
+            t, yy = t[sel], yy[sel]
+        t, yy = _decimate_for_plot(t, yy)
+        ax.plot(t, yy, lw=0.7)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_title(label, fontsize=8, loc="left")
+        ax.tick_params(labelsize=7)
+    axes[0, 0].figure.suptitle(title, fontsize=9)
+    axes[-1, 0].set_xlabel("time (s)", fontsize=8)
+    return _to_png(fig)
+
+
+def spectrogram_png(t_s: np.ndarray, f_hz: np.ndarray, psd_db: np.ndarray, *, title: str) -> bytes:
+    """Time-frequency image in dB with a robust colour range."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    finite = psd_db[np.isfinite(psd_db)]
+    vmin, vmax = np.percentile(finite, [5, 99.5]) if finite.size else (None, None)
+    mesh = ax.pcolormesh(t_s, f_hz, psd_db, shading="nearest", vmin=vmin, vmax=vmax, cmap="magma")
+    fig.colorbar(mesh, ax=ax, label="power (dB)")
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_ylabel("frequency (Hz)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return _to_png(fig)
+
+
+def frame_clock_png(
+    t_ca_im_s: np.ndarray, interpolated: np.ndarray, frame_rate_hz: float, *, title: str
+) -> bytes:
+    """Inter-frame interval over the recording, filled frames highlighted."""
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    if t_ca_im_s.size > 1:
+        dt_ms = np.diff(t_ca_im_s) * 1e3
+        idx = np.arange(dt_ms.size)
+        ax.plot(idx, dt_ms, lw=0.6, label="interval")
+        filled = np.flatnonzero(interpolated[1:])
+        if filled.size:
+            ax.plot(filled, dt_ms[filled], "r.", ms=3, label="filled over a TTL gap")
+        ax.axhline(1e3 / frame_rate_hz, color="k", ls=":", lw=0.8, label="nominal period")
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel("frame", fontsize=8)
+    ax.set_ylabel("inter-frame interval (ms)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return _to_png(fig)
+
+
+def event_raster_png(times_s: np.ndarray, labels: np.ndarray, *, title: str) -> bytes:
+    """TTL edge rate over time plus the experiment events as labelled lines."""
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    is_ttl = np.char.startswith(labels.astype(str), "TTL Input")
+    ttl = times_s[is_ttl]
+    if ttl.size:
+        bins = np.arange(np.floor(ttl.min()), np.ceil(ttl.max()) + 1.0, 1.0)
+        if bins.size > 1:
+            counts, _ = np.histogram(ttl, bins=bins)
+            ax.step(bins[:-1], counts, where="post", lw=0.7, label="TTL edges / s")
+    for t, lab in zip(times_s[~is_ttl], labels[~is_ttl], strict=True):
+        ax.axvline(t, color="r", lw=0.7)
+        ax.text(t, ax.get_ylim()[1] * 0.9, str(lab)[:24], rotation=90, fontsize=6, va="top")
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_ylabel("edges / s", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return _to_png(fig)
+
+
+def phase_png(
+    phase_rad: np.ndarray, signal: np.ndarray, t_s: np.ndarray, *, title: str, window_s: float = 10.0
+) -> bytes:
+    """A few seconds of band signal and its phase, plus the phase distribution over the recording."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.6), gridspec_kw={"width_ratios": [3, 1]})
+    finite = np.isfinite(phase_rad)
+    start = t_s[np.argmax(finite)] if finite.any() else (t_s[0] if t_s.size else 0.0)
+    sel = (t_s >= start) & (t_s <= start + window_s)
+    a1.plot(t_s[sel], signal[sel], lw=0.7, label="band signal (µV)")
+    ax2 = a1.twinx()
+    ax2.plot(t_s[sel], phase_rad[sel], "r", lw=0.5)
+    ax2.set_ylabel("phase (rad)", fontsize=8, color="r")
+    a1.set_xlabel("time (s)", fontsize=8)
+    a1.set_title(title, fontsize=9)
+    a2.hist(phase_rad[finite][:: max(1, int(finite.sum() // 200000))], bins=36, range=(-np.pi, np.pi))
+    a2.set_xlabel("phase (rad)", fontsize=8)
+    return _to_png(fig)

@@ -1,0 +1,84 @@
+"""Synthetic LFP/EEG with a known slow oscillation phase, for ground-truth tests.
+
+x(t) = a(t) * cos(phi(t)) + pink (1/f) noise, where phi(t) integrates a slowly drifting frequency around
+`freq_hz`. phi is the truth that the Hilbert phase of the band-passed signal should recover (the
+Hilbert phase of cos(phi) is phi).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OscillationSpec:
+    freq_hz: float = 1.5
+    amplitude_uv: float = 200.0
+    freq_drift: float = 0.05  # relative, slow (sub-0.05 Hz) wander of the instantaneous frequency
+    amplitude_drift: float = 0.2  # relative slow wander of the envelope
+    phase0_rad: float = 0.0
+
+
+def _slow_noise(rng: np.random.Generator, t_s: np.ndarray, corner_hz: float) -> np.ndarray:
+    """Smooth zero-mean unit-ish noise: a few random sinusoids below `corner_hz`."""
+    freqs = rng.uniform(0.1, 1.0, 4) * corner_hz
+    phases = rng.uniform(0, 2 * np.pi, 4)
+    out = np.zeros_like(t_s)
+    for f, p in zip(freqs, phases, strict=True):
+        out += np.sin(2 * np.pi * f * t_s + p)
+    return out / 2.0
+
+
+def oscillation_phase(spec: OscillationSpec, t_s: np.ndarray, seed: int) -> np.ndarray:
+    """True unwrapped phase phi(t) (rad) of the oscillation at times t_s (same seed -> same phase).
+
+    The instantaneous frequency is f0 * (1 + drift * w(t)) with w a sum of slow sinusoids; its integral is
+    taken in closed form so the phase does not depend on the sampling grid.
+    """
+    rng = np.random.default_rng([seed, 101])
+    freqs = rng.uniform(0.1, 1.0, 4) * 0.02
+    phases = rng.uniform(0, 2 * np.pi, 4)
+    integral = np.zeros_like(t_s, dtype=np.float64)
+    for f, p in zip(freqs, phases, strict=True):
+        integral += (np.cos(p) - np.cos(2 * np.pi * f * t_s + p)) / (2 * np.pi * f)
+    return spec.phase0_rad + 2 * np.pi * spec.freq_hz * (t_s + spec.freq_drift * integral / 2.0)
+
+
+def oscillation_envelope(spec: OscillationSpec, t_s: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, 102])
+    return spec.amplitude_uv * (1.0 + spec.amplitude_drift * _slow_noise(rng, t_s, 0.05))
+
+
+def pink_noise(
+    n: int, fs_hz: float, rms_uv: float, rng: np.random.Generator, f_min_hz: float = 0.1
+) -> np.ndarray:
+    """1/f-power noise with the given RMS (flat below f_min_hz so the DC does not blow up)."""
+    if n == 0:
+        return np.zeros(0)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / fs_hz)
+    spec /= np.sqrt(np.maximum(f, f_min_hz))
+    spec[0] = 0.0
+    x = np.fft.irfft(spec, n)
+    return x * (rms_uv / (x.std() or 1.0))
+
+
+def synth_lfp(
+    t_s: np.ndarray,
+    fs_hz: float,
+    spec: OscillationSpec,
+    *,
+    seed: int,
+    noise_rms_uv: float = 60.0,
+    gain: float = 1.0,
+    phase_offset_rad: float = 0.0,
+    noise_seed: int = 0,
+) -> np.ndarray:
+    """LFP samples (µV) at times t_s: scaled/shifted copy of the shared oscillation plus own pink noise."""
+    phi = oscillation_phase(spec, t_s, seed) + phase_offset_rad
+    rng = np.random.default_rng([seed, 200 + noise_seed])
+    return gain * oscillation_envelope(spec, t_s, seed) * np.cos(phi) + pink_noise(
+        t_s.size, fs_hz, noise_rms_uv, rng
+    )
