@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +24,9 @@ from ace_assets.sensors import experiments_csv_sensor
 from ace_core import store
 from ace_core.synth_experiment import demo_specs, generate_project
 from ace_core.synth_lfp import oscillation_phase
+
+# Step logs go to the instance (visible in the UI); the terminal shows warnings and the summary table.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 DAGSTER_YAML = """\
 # Local development instance: SQLite storage under this folder.
@@ -44,6 +48,8 @@ def circular_error_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", type=Path, default=DEMO_ROOT, help="demo folder (project/, data/, store/)")
     args = ap.parse_args()
@@ -69,9 +75,15 @@ def main() -> int:
         rows = []
         for spec in specs:
             t_run = time.perf_counter()
-            res = job.execute_in_process(partition_key=spec.line, instance=instance, raise_on_error=False)
+            res = job.execute_in_process(
+                partition_key=spec.line, instance=instance, raise_on_error=False, run_config=QUIET
+            )
             checks = res.get_asset_check_evaluations()
             rows.append((spec, res.success, all(c.passed for c in checks), time.perf_counter() - t_run))
+            print(
+                f"line {spec.line}: run {res.run_id[:8]} {'succeeded' if res.success else 'FAILED'} "
+                f"in {rows[-1][3]:.1f} s"
+            )
             if not res.success:
                 for ev in res.all_events:
                     if ev.is_failure:

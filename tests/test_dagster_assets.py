@@ -1,0 +1,176 @@
+"""Dagster layer in-process: definitions load, two partitions materialize, the check bites, sensor grows."""
+
+import dagster as dg
+import numpy as np
+import pytest
+import xarray as xr
+
+from ace_assets.assets import ephys, raw, sync
+from ace_assets.definitions import build_definitions
+from ace_assets.partitions import experiment_lines
+from ace_assets.sensors import experiments_csv_sensor
+from ace_core import catalog
+from ace_core.synth_calcium import CalciumMovieSpec
+from ace_core.synth_experiment import ExperimentSpec, experiment_row, generate_experiment, generate_project
+from ace_core.synth_lfp import oscillation_phase
+
+SMALL = CalciumMovieSpec(height_px=32, width_px=32, n_neurons=4)
+ASSETS = [
+    raw.raw_neuralynx,
+    raw.raw_miniscope,
+    ephys.lfp,
+    ephys.filtered_lfp,
+    ephys.lfp_phase,
+    ephys.lfp_spectrogram,
+    sync.ttl_events,
+    sync.t_ca_im,
+    sync.t_ca_im_matches_movie,
+]
+DERIVED = ["lfp", "filtered_lfp", "lfp_phase", "lfp_spectrogram", "ttl_events", "t_ca_im"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dagster")
+    specs = [
+        ExperimentSpec(line="7", seed=21, duration_s=40, movie=SMALL),
+        ExperimentSpec(
+            line="8", seed=22, duration_s=40, movie=SMALL, ttl_gap=(300, 5), spurious_edge_after_frame=100
+        ),
+    ]
+    truths = generate_project(root / "project", root / "data", specs)
+    defs = build_definitions(str(root / "project"), str(root / "data"), str(root / "store"))
+    return root, truths, defs
+
+
+def test_definitions_load_and_every_product_is_partitioned_by_line(project):
+    _, _, defs = project
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).partitions_def == experiment_lines, key
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} >= set(DERIVED)
+    job = defs.resolve_job_def("process_line")
+    assert job.partitions_def == experiment_lines
+
+
+def test_two_partitions_materialize_and_match_truth(project):
+    root, truths, defs = project
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(experiment_lines.name, list(truths))
+        for line in truths:
+            result = dg.materialize(ASSETS, partition_key=line, resources=defs.resources, instance=instance)
+            assert result.success
+            (check,) = result.get_asset_check_evaluations()
+            assert check.passed and check.partition == line, check.description
+        for name in DERIVED:
+            assert instance.get_materialized_partitions(dg.AssetKey(name)) == set(truths), name
+
+        mat = result.asset_materializations_for_node("t_ca_im")[0]
+        assert mat.partition == "8"
+        assert mat.metadata["frames_filled"].value == 5
+        assert mat.metadata["low_confidence_periods"].value == [[299, 305]]
+        assert mat.metadata["preview"].value.startswith("![preview](data:image/png;base64,")
+
+    for line, truth in truths.items():
+        # Products open without Dagster.
+        clock = xr.open_zarr(root / "store" / "t_ca_im" / f"{line}.zarr")
+        assert np.abs(clock["t_ca_im_s"].values - truth.frame_times_s).max() < 1 / truth.spec.ephys_fs_hz
+        np.testing.assert_array_equal(clock["low_confidence_periods"].values, truth.low_confidence_periods)
+        phase = xr.open_zarr(root / "store" / "lfp_phase" / f"{line}.zarr")
+        t, ph = phase["time_s"].values, phase["phase_rad"].values
+        inner = (t > t[0] + 3) & (t < t[-1] - 3)
+        true_phase = oscillation_phase(truth.spec.oscillation, t[inner], truth.spec.seed)
+        err = np.abs(np.angle(np.exp(1j * (ph[inner] - true_phase))))
+        # Stated tolerance: median within 0.15 rad of truth at the demo noise level (pink, 60 µV rms).
+        assert np.median(err) < 0.15, np.median(err)
+        spec = xr.open_zarr(root / "store" / "lfp_spectrogram" / f"{line}.zarr")
+        mean_psd = spec["psd"].values[1:].mean(axis=1)
+        assert abs(spec["f_hz"].values[1:][np.argmax(mean_psd)] - truth.spec.oscillation.freq_hz) < 0.3
+
+
+def test_frame_count_check_fails_with_both_numbers(project):
+    """Launchpad override `delete_TTLs: false` keeps the spurious edge: one frame time too many."""
+    _, truths, defs = project
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(experiment_lines.name, list(truths))
+        result = dg.materialize(
+            [raw.raw_neuralynx, raw.raw_miniscope, sync.ttl_events, sync.t_ca_im, sync.t_ca_im_matches_movie],
+            partition_key="8",
+            resources=defs.resources,
+            instance=instance,
+            run_config=dg.RunConfig({"t_ca_im": sync.TtlSyncConfig(delete_TTLs=False)}),
+            raise_on_error=False,  # the check is blocking: the run fails, as it should
+        )
+        assert not result.success
+        (check,) = result.get_asset_check_evaluations()
+        assert not check.passed
+        assert "801 frame times from TTL edges but 800 movie frames" in check.description
+
+
+def test_launchpad_config_overrides_the_csv(project):
+    _, _, defs = project
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(experiment_lines.name, ["7"])
+        result = dg.materialize(
+            [raw.raw_neuralynx, ephys.lfp, ephys.filtered_lfp],
+            partition_key="7",
+            resources=defs.resources,
+            instance=instance,
+            run_config=dg.RunConfig(
+                {
+                    "lfp": ephys.LfpConfig(channel_name="CBvsPCEEG"),
+                    "filtered_lfp": ephys.FilterConfig(filter_range=[1.0, 2.0]),
+                }
+            ),
+        )
+        meta = result.asset_materializations_for_node("lfp")[0].metadata
+        assert meta["channel_name"].value == "CBvsPCEEG"
+        assert meta["parameters"].value["channel_name"] == "CBvsPCEEG"
+        fmeta = result.asset_materializations_for_node("filtered_lfp")[0].metadata
+        assert fmeta["band_hz"].value == [1.0, 2.0]
+
+
+def test_sensor_adds_new_lines_from_an_edited_catalog(tmp_path):
+    project_dir, data = tmp_path / "project", tmp_path / "data"
+    first = ExperimentSpec(line="1", seed=1, duration_s=5, movie=SMALL)
+    generate_project(project_dir, data, [first])
+    defs = build_definitions(str(project_dir), str(data), str(tmp_path / "store"))
+    paths = defs.resources["paths"]
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources={"paths": paths})
+        res = experiments_csv_sensor(ctx)
+        assert res.dynamic_partitions_requests[0].partition_keys == ["1"]
+        assert [r.partition_key for r in res.run_requests] == ["1"]
+        instance.add_dynamic_partitions(experiment_lines.name, ["1"])
+
+        ctx = dg.build_sensor_context(instance=instance, resources={"paths": paths}, cursor=res.cursor)
+        assert isinstance(experiments_csv_sensor(ctx), dg.SkipReason)
+
+        # The lab adds line 2 (data present) and line 3 (raw folders not copied yet).
+        second = generate_experiment(data, ExperimentSpec(line="2", seed=2, duration_s=5, movie=SMALL))
+        row3 = dict(
+            experiment_row(first, second), **{"line number": "3", "ephys directory": "not_yet/copied"}
+        )
+        rows = [
+            experiment_row(first, second) | {"line number": "1"},
+            experiment_row(second.spec, second),
+            row3,
+        ]
+        catalog.write_experiments_csv(project_dir / catalog.EXPERIMENTS_CSV, rows, example_row=True)
+
+        ctx = dg.build_sensor_context(instance=instance, resources={"paths": paths}, cursor=res.cursor)
+        res2 = experiments_csv_sensor(ctx)
+        assert res2.dynamic_partitions_requests[0].partition_keys == ["2", "3"]
+        assert [r.partition_key for r in res2.run_requests] == ["2"]  # line 3 waits for its raw folders
+
+
+def test_sensor_reports_a_broken_catalog(tmp_path):
+    (tmp_path / "experiments.csv").write_text("line number,id\n1,a,extra\n")
+    defs = build_definitions(str(tmp_path), str(tmp_path), str(tmp_path / "store"))
+    with dg.instance_for_test() as instance:
+        res = experiments_csv_sensor(
+            dg.build_sensor_context(instance=instance, resources={"paths": defs.resources["paths"]})
+        )
+        assert isinstance(res, dg.SkipReason)
+        assert "experiments.csv" in res.skip_message and "line 2" in res.skip_message

@@ -1,0 +1,403 @@
+"""End to end: `dagster dev -w workspace.yaml` loads the definitions and the user path works over HTTP.
+
+A two-line synthetic project (one clean line, one with a TTL gap and a spurious edge) is generated in a
+temporary folder, `dagster dev` is started on it with its own DAGSTER_HOME, and the default-RUNNING
+`experiments_csv_sensor` is left to do what it does for a lab: add both lines as `experiment_line`
+partitions and launch one `process_line` run per line. Everything is then checked through the webserver's
+GraphQL API (assets, partitions, materializations, the `t_ca_im_matches_movie` check) and on disk (the
+`t_ca_im` zarr products open with plain xarray).
+
+Marked `e2e`; it runs by default and takes about a minute and a half on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ace_core.synth_calcium import CalciumMovieSpec
+from ace_core.synth_experiment import ExperimentSpec, ExperimentTruth, generate_project
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOCATION = "ace_assets"
+REPOSITORY = "__repository__"
+SENSOR = "experiments_csv_sensor"
+JOB = "process_line"
+ASSETS = {
+    "raw_neuralynx",
+    "raw_miniscope",
+    "lfp",
+    "filtered_lfp",
+    "lfp_phase",
+    "lfp_spectrogram",
+    "ttl_events",
+    "t_ca_im",
+}
+CHECK = "t_ca_im_matches_movie"
+DURATION_S, FPS = 20, 20.0
+N_FRAMES = int(DURATION_S * FPS)  # 400
+
+SERVER_TIMEOUT_S = 90
+RUNS_TIMEOUT_S = 240
+POLL_S = 1.0
+
+
+def _specs() -> list[ExperimentSpec]:
+    movie = CalciumMovieSpec(height_px=48, width_px=48, n_neurons=5)
+    return [
+        ExperimentSpec(line="1", seed=11, duration_s=DURATION_S, frame_rate_hz=FPS, movie=movie),
+        ExperimentSpec(
+            line="2",
+            seed=12,
+            duration_s=DURATION_S,
+            frame_rate_hz=FPS,
+            movie=movie,
+            ttl_gap=(100, 5),
+            spurious_edge_after_frame=50,
+        ),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _venv_bin() -> Path:
+    venv_bin = REPO_ROOT / ".venv" / "bin"
+    return venv_bin if (venv_bin / "dagster").exists() else Path(sys.executable).parent
+
+
+def _restore_default_sigint() -> None:  # runs in the child before exec
+    # A parent started with `&` from a non-interactive shell ignores SIGINT, the child would inherit that,
+    # and dagster maps SIGTERM to the SIGINT handler: neither signal would then stop it (pitfall P12).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    log_path: Path
+    store: Path
+    truths: dict[str, ExperimentTruth]
+    started_at: float  # time.monotonic() when `dagster dev` was started
+    ready_after_s: float = float("nan")
+
+    def log_tail(self, n_chars: int = 6000) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            return f"<no server log: {exc}>"
+        return text[-n_chars:]
+
+    def gql(self, query: str, variables: dict | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        req = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            payload = json.loads(resp.read())
+        if payload.get("errors"):
+            raise AssertionError(f"GraphQL errors: {json.dumps(payload['errors'], indent=2)[:3000]}")
+        return payload["data"]
+
+
+def _wait_until_up(server: Server) -> None:
+    deadline = time.monotonic() + SERVER_TIMEOUT_S
+    last_error = "no attempt"
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise AssertionError(f"`dagster dev` exited with {server.proc.returncode} before serving")
+        try:
+            with urllib.request.urlopen(f"{server.url}/server_info", timeout=5) as resp:
+                if resp.status == 200:
+                    server.ready_after_s = time.monotonic() - server.started_at
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last_error = repr(exc)
+        time.sleep(POLL_S)
+    raise AssertionError(f"/server_info did not answer 200 within {SERVER_TIMEOUT_S} s ({last_error})")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        # Its own session (start_new_session=True): kill it and its code server, webserver and daemon.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("ace_e2e")
+    project, data, store, home = tmp / "project", tmp / "data", tmp / "store", tmp / "home"
+    truths = generate_project(project, data, _specs())
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+    env = dict(os.environ)
+    env.update(
+        DAGSTER_HOME=str(home),
+        ACE_PROJECT_PATH=str(project),
+        ACE_DATA_PATH=str(data),
+        ACE_STORE_PATH=str(store),
+        PATH=os.pathsep.join([str(_venv_bin()), env.get("PATH", "")]),
+        PYTHONUNBUFFERED="1",
+    )
+    port = _free_port()
+    log_path = tmp / "dagster_dev.log"
+    cmd = [str(_venv_bin() / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_restore_default_sigint,
+        )
+    server = Server(
+        url=f"http://127.0.0.1:{port}",
+        proc=proc,
+        log_path=log_path,
+        store=store,
+        truths=truths,
+        started_at=time.monotonic(),
+    )
+    try:
+        _wait_until_up(server)
+        yield server
+    except BaseException:
+        print(f"--- tail of {log_path} ---\n{server.log_tail()}")
+        raise
+    finally:
+        _stop(proc)
+
+
+# --- GraphQL -------------------------------------------------------------------------------------------
+
+WORKSPACE_Q = """
+{ workspaceOrError { __typename
+    ... on Workspace { locationEntries { name loadStatus
+        locationOrLoadError { __typename ... on PythonError { message stack } } } }
+    ... on PythonError { message } } }
+"""
+
+ASSET_NODES_Q = """
+{ assetNodes { assetKey { path } isPartitioned partitionDefinition { type name } } }
+"""
+
+RUNS_Q = """
+query Runs($job: String!) {
+  runsOrError(filter: {pipelineName: $job}) {
+    __typename
+    ... on Runs { results { runId status creationTime tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_LOGS_Q = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection { events { __typename
+        ... on MessageEvent { message level stepKey }
+        ... on ExecutionStepFailureEvent { error { message stack } } } }
+  }
+}
+"""
+
+SENSOR_Q = """
+query Sensor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status ticks(limit: 10) {
+        status timestamp runIds skipReason error { message } } } }
+  }
+}
+"""
+
+ASSET_PARTITIONS_Q = """
+query Asset($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    __typename
+    ... on AssetNode {
+      partitionKeysByDimension { partitionKeys }
+      assetPartitionStatuses { __typename
+        ... on DefaultPartitionStatuses { materializedPartitions failedPartitions } }
+    }
+  }
+}
+"""
+
+CHECK_EXECUTIONS_Q = """
+query Checks($path: [String!]!, $check: String!) {
+  assetCheckExecutions(assetKey: {path: $path}, checkName: $check, limit: 20) {
+    runId status partition evaluation { success partition description }
+  }
+}
+"""
+
+
+def _wait_for_location(server: Server) -> None:
+    deadline = time.monotonic() + SERVER_TIMEOUT_S
+    while time.monotonic() < deadline:
+        ws = server.gql(WORKSPACE_Q)["workspaceOrError"]
+        assert ws["__typename"] == "Workspace", ws
+        entries = {e["name"]: e for e in ws["locationEntries"]}
+        assert LOCATION in entries, f"workspace.yaml should define location {LOCATION!r}: {list(entries)}"
+        entry = entries[LOCATION]
+        loaded = entry["locationOrLoadError"]
+        if loaded and loaded["__typename"] == "PythonError":
+            raise AssertionError(f"code location failed to load:\n{loaded['message']}\n{loaded['stack']}")
+        if entry["loadStatus"] == "LOADED" and loaded:
+            return
+        time.sleep(POLL_S)
+    raise AssertionError(f"code location {LOCATION!r} not loaded within {SERVER_TIMEOUT_S} s")
+
+
+def _sensor_ticks(server: Server) -> list[dict]:
+    selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": SENSOR}
+    sensor = server.gql(SENSOR_Q, {"selector": selector})["sensorOrError"]
+    assert sensor["__typename"] == "Sensor", sensor
+    return sensor["sensorState"]["ticks"]
+
+
+def _failure_report(server: Server, run_id: str) -> str:
+    logs = server.gql(RUN_LOGS_Q, {"runId": run_id})["logsForRun"]
+    lines = []
+    for ev in logs.get("events", []):
+        if ev.get("level") in ("ERROR", "CRITICAL") or ev["__typename"] == "ExecutionStepFailureEvent":
+            lines.append(f"[{ev.get('stepKey')}] {ev.get('message')}")
+            if ev.get("error"):
+                lines.append(ev["error"]["message"] + "".join(ev["error"]["stack"] or []))
+    return "\n".join(lines) or json.dumps(logs)[:4000]
+
+
+def _wait_for_sensor_runs(server: Server, lines: list[str]) -> dict[str, dict]:
+    """One successful `process_line` run per line; returns them by partition key."""
+    deadline = time.monotonic() + RUNS_TIMEOUT_S
+    runs: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        result = server.gql(RUNS_Q, {"job": JOB})["runsOrError"]
+        assert result["__typename"] == "Runs", result
+        runs = {}
+        for run in result["results"]:
+            tags = {t["key"]: t["value"] for t in run["tags"]}
+            runs.setdefault(tags.get("dagster/partition"), []).append({**run, "tags": tags})
+        for line in lines:
+            for run in runs.get(line, []):
+                if run["status"] in ("FAILURE", "CANCELED"):
+                    raise AssertionError(
+                        f"run {run['runId']} for line {line} ended {run['status']}:\n"
+                        f"{_failure_report(server, run['runId'])}"
+                    )
+        if all(any(r["status"] == "SUCCESS" for r in runs.get(line, [])) for line in lines):
+            return {line: runs[line] for line in lines}
+        time.sleep(2 * POLL_S)
+    summary = {k: [(r["runId"], r["status"]) for r in v] for k, v in runs.items()}
+    raise AssertionError(
+        f"no SUCCESS run for every line within {RUNS_TIMEOUT_S} s; runs: {summary}; "
+        f"sensor ticks: {json.dumps(_sensor_ticks(server), indent=1)[:3000]}"
+    )
+
+
+# --- the test ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_dagster_dev_sensor_materializes_every_line(dagster_dev: Server) -> None:
+    try:
+        _check_user_path(dagster_dev)
+    except BaseException:
+        print(f"--- tail of {dagster_dev.log_path} ---\n{dagster_dev.log_tail()}")
+        raise
+
+
+def _check_user_path(server: Server) -> None:
+    lines = sorted(server.truths)
+    print(f"`dagster dev` answered /server_info after {server.ready_after_s:.1f} s")
+    _wait_for_location(server)
+
+    # 1. The definitions: every asset, all partitioned by the dynamic `experiment_line` definition.
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in server.gql(ASSET_NODES_Q)["assetNodes"]}
+    assert ASSETS <= set(nodes), f"missing assets: {sorted(ASSETS - set(nodes))}"
+    for name in ASSETS:
+        assert nodes[name]["isPartitioned"], name
+        assert nodes[name]["partitionDefinition"] == {"type": "DYNAMIC", "name": "experiment_line"}, (
+            name,
+            nodes[name]["partitionDefinition"],
+        )
+
+    # 2. The default-RUNNING sensor adds both lines and launches one successful run per line.
+    runs = _wait_for_sensor_runs(server, lines)
+    after_start = time.monotonic() - server.started_at
+    ticks = _sensor_ticks(server)
+    launching = [t for t in ticks if t["runIds"]]
+    assert launching, f"no sensor tick launched runs: {ticks}"
+    sensor_run_ids = {rid for t in launching for rid in t["runIds"]}
+    for line in lines:
+        (run,) = [r for r in runs[line] if r["status"] == "SUCCESS"]
+        assert run["runId"] in sensor_run_ids, f"line {line}: run {run['runId']} not launched by {SENSOR}"
+        assert run["tags"].get("dagster/sensor_name") == SENSOR, run["tags"]
+        assert run["tags"].get("ace/trigger") == "new_line", run["tags"]
+    first_run_created = min(r["creationTime"] for v in runs.values() for r in v)
+    print(
+        f"sensor launched runs {first_run_created - launching[-1]['timestamp']:+.1f} s after its tick; "
+        f"both runs SUCCESS {after_start:.1f} s after `dagster dev` started"
+    )
+
+    # 3. Partitions and materializations of t_ca_im, seen through the webserver.
+    node = server.gql(ASSET_PARTITIONS_Q, {"path": ["t_ca_im"]})["assetNodeOrError"]
+    assert node["__typename"] == "AssetNode", node
+    (dimension,) = node["partitionKeysByDimension"]
+    assert sorted(dimension["partitionKeys"]) == lines
+    statuses = node["assetPartitionStatuses"]
+    assert statuses["__typename"] == "DefaultPartitionStatuses", statuses
+    assert sorted(statuses["materializedPartitions"]) == lines, statuses
+    assert statuses["failedPartitions"] == [], statuses
+
+    # 4. The partitioned asset check passed for both lines (the gap line after gap filling and deletion).
+    executions = server.gql(CHECK_EXECUTIONS_Q, {"path": ["t_ca_im"], "check": CHECK})["assetCheckExecutions"]
+    by_partition = {e["partition"]: e for e in executions}
+    assert sorted(by_partition) == lines, executions
+    for line in lines:
+        ex = by_partition[line]
+        assert ex["status"] == "SUCCEEDED", ex
+        assert ex["evaluation"]["success"] and ex["evaluation"]["partition"] == line, ex
+
+    # 5. The products are plain zarr: 400 frame times per line, matching the generator's truth.
+    for line in lines:
+        truth = server.truths[line]
+        path = server.store / "t_ca_im" / f"{line}.zarr"
+        with xr.open_zarr(path) as ds:
+            assert ds.sizes["frame"] == N_FRAMES
+            t = ds["t_ca_im_s"].values
+            assert int(ds["interpolated"].values.sum()) == len(truth.dropped_frames)
+        assert np.abs(t - truth.frame_times_s).max() < 1e-3, line
