@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check ace_core ace_assets tests scripts bench
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q "$@"
