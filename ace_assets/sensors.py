@@ -1,6 +1,5 @@
 """Sensor that turns rows of experiments.csv into partitions and runs."""
 
-
 import json
 
 import dagster as dg

@@ -113,7 +113,7 @@ def test_launchpad_config_overrides_the_csv(project):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(experiment_lines.name, ["7"])
         result = dg.materialize(
-            [raw.raw_neuralynx, ephys.lfp, ephys.filtered_lfp],
+            [raw.raw_neuralynx, ephys.lfp, ephys.filtered_lfp, ephys.lfp_spectrogram],
             partition_key="7",
             resources=defs.resources,
             instance=instance,
@@ -121,6 +121,7 @@ def test_launchpad_config_overrides_the_csv(project):
                 {
                     "lfp": ephys.LfpConfig(channel_name="CBvsPCEEG"),
                     "filtered_lfp": ephys.FilterConfig(filter_range=[1.0, 2.0]),
+                    "lfp_spectrogram": ephys.LfpSpectrogramConfig(lfp_window_length=100),
                 }
             ),
         )
@@ -129,6 +130,9 @@ def test_launchpad_config_overrides_the_csv(project):
         assert meta["parameters"].value["channel_name"] == "CBvsPCEEG"
         fmeta = result.asset_materializations_for_node("filtered_lfp")[0].metadata
         assert fmeta["band_hz"].value == [1.0, 2.0]
+        # ~47 s of LFP (4 + 40 + 3 s, just under 47) is shorter than a 100 s window: shortened, not failed.
+        smeta = result.asset_materializations_for_node("lfp_spectrogram")[0].metadata
+        assert smeta["window_shortened_to_s"].value == 46.0 and smeta["n_windows"].value == 1
 
 
 def test_sensor_adds_new_lines_from_an_edited_catalog(tmp_path):

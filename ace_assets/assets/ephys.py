@@ -1,6 +1,5 @@
 """Ephys chain: LFP channel -> band-passed LFP -> band phase, and the LFP spectrogram."""
 
-
 import dagster as dg
 import numpy as np
 import xarray as xr
@@ -224,10 +223,21 @@ def lfp_spectrogram(
     x, fs_dec = decimate_for_spectrogram(
         lfp["lfp_uv"].values.astype(np.float64), fs, float(p["lfp_freq_lims"][1])
     )
+    # A recording shorter than one window still gets a spectrogram, with the window shortened and said so.
+    window_s = float(p["lfp_window_length"])
+    duration_s = x.size / fs_dec
+    notes = {}
+    if duration_s < window_s:
+        notes["window_shortened_to_s"] = float(max(np.floor(duration_s), 1.0))
+        context.log.warning(
+            f"line {line}: LFP is {duration_s:.1f} s, shorter than lfp_window_length = {window_s:g} s; "
+            f"using {notes['window_shortened_to_s']:g} s windows"
+        )
+        window_s = notes["window_shortened_to_s"]
     spec = multitaper_spectrogram(
         x,
         fs_dec,
-        window_length_s=float(p["lfp_window_length"]),
+        window_length_s=window_s,
         window_step_s=float(p["lfp_window_step"]),
         freq_lims_hz=tuple(p["lfp_freq_lims"]),
         time_bandwidth=float(p["lfp_time_bandwidth"]),
@@ -244,6 +254,7 @@ def lfp_spectrogram(
             "source_fs_hz": fs,
             "channel_name": lfp.attrs["channel_name"],
             "units": "uV^2/Hz",
+            "window_length_s": window_s,
         },
     )
     mean_psd = np.nanmean(spec.psd, axis=1)
@@ -255,6 +266,8 @@ def lfp_spectrogram(
             if np.isfinite(mean_psd).any()
             else float("nan"),
             "computed_at_fs_hz": fs_dec,
+            "window_length_s": window_s,
+            **notes,
             "preview": md.png(
                 preview.spectrogram_png(
                     t_s, spec.f_hz, spec.psd_db, title=f"line {line}: {lfp.attrs['channel_name']} spectrogram"

@@ -1,6 +1,5 @@
 """TTL sync: Neuralynx events -> `t_ca_im` (ephys-clock time of every movie frame) and its checks."""
 
-
 import dagster as dg
 import numpy as np
 import xarray as xr
