@@ -1,0 +1,114 @@
+"""Frame sources: read any movie (raw Miniscope AVIs, a zarr product, an array) a chunk of frames at a time.
+
+Streaming algorithms take a `FrameSource` and read `[start, stop)` ranges, so no step holds a whole movie.
+Sources are small picklable descriptions (paths, not open handles), so worker processes of a
+`concurrent.futures` executor (or a Dask cluster's `Client.get_executor()`) can read their own chunk.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ace_core import miniscope
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    n_frames: int
+    height: int
+    width: int
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Frames [start, stop) as an array (n, height, width)."""
+        ...
+
+
+def chunk_bounds(
+    n_frames: int, chunk_frames: int, start: int = 0, stop: int | None = None
+) -> list[tuple[int, int]]:
+    """[start, stop) ranges of at most `chunk_frames` frames covering [start, stop)."""
+    stop = n_frames if stop is None else min(stop, n_frames)
+    if chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    return [(s, min(s + chunk_frames, stop)) for s in range(start, stop, chunk_frames)]
+
+
+def iter_chunks(source: FrameSource, chunk_frames: int = 256) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (start, frames) over the whole source."""
+    for s, e in chunk_bounds(source.n_frames, chunk_frames):
+        yield s, source.read(s, e)
+
+
+@dataclass(frozen=True)
+class ArraySource:
+    """An in-memory movie (tests, small data)."""
+
+    movie: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.movie.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.movie.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.movie.shape[2])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self.movie[start:stop]
+
+
+@dataclass(frozen=True)
+class MiniscopeSource:
+    """Raw UCLA Miniscope recording (uint8 frames decoded from N.avi in numeric order)."""
+
+    recording: miniscope.MiniscopeRecording
+
+    @property
+    def n_frames(self) -> int:
+        return self.recording.n_frames
+
+    @property
+    def height(self) -> int:
+        return self.recording.height
+
+    @property
+    def width(self) -> int:
+        return self.recording.width
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return miniscope.read_frames(self.recording, start, stop)
+
+
+@dataclass(frozen=True)
+class ZarrMovieSource:
+    """A movie product written by `ace_core.movie_store` (variable `movie`, dims frame, y, x)."""
+
+    path: Path
+    variable: str = "movie"
+
+    def _array(self):
+        import zarr
+
+        return zarr.open_group(str(self.path), mode="r")[self.variable]
+
+    @property
+    def n_frames(self) -> int:
+        return int(self._array().shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self._array().shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self._array().shape[2])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self._array()[start:stop])

@@ -1,0 +1,115 @@
+"""Movie products written a chunk of frames at a time, atomically, readable by `xarray.open_zarr`.
+
+    with MovieWriter(path, n_frames, height, width, dtype="float32", attrs={...}) as w:
+        for start, frames in chunks:
+            w.write(start, frames)          # or, in a worker process: write_region(w.tmp_path, start, frames)
+        w.add_variables(xr.Dataset(...))    # small per-frame / per-pixel arrays (shifts, projections, ...)
+
+The store is a zarr (format 2) group with the movie as variable `movie` (dims frame, y, x), chunked by
+frames; it is built in a temporary sibling and renamed into place only when the `with` block completes,
+so a failed or killed run never leaves a half-written movie or destroys the last good one.
+"""
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from ace_core import store
+
+MOVIE_VARIABLE = "movie"
+MOVIE_DIMS = ("frame", "y", "x")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_region(tmp_path: str | Path, start: int, frames: np.ndarray) -> None:
+    """Write frames [start, start + n) into an open writer's store (callable from worker processes).
+
+    Regions should be aligned to the writer's chunk size when several processes write at once.
+    """
+    arr = zarr.open_array(str(Path(tmp_path) / MOVIE_VARIABLE), mode="r+")
+    arr[start : start + frames.shape[0]] = frames
+
+
+class MovieWriter:
+    """Context manager building a movie product in a temporary store and publishing it atomically."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        n_frames: int,
+        height: int,
+        width: int,
+        *,
+        dtype: str | np.dtype = "float32",
+        chunk_frames: int = 100,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.shape = (int(n_frames), int(height), int(width))
+        self.dtype = np.dtype(dtype)
+        self.chunk_frames = int(chunk_frames)
+        self.attrs = dict(attrs or {})
+        self._stack = ExitStack()
+        self.tmp_path: Path | None = None
+        self._extra: list[xr.Dataset] = []
+
+    def __enter__(self) -> "MovieWriter":
+        self.tmp_path = self._stack.enter_context(store.atomic_directory(self.path))
+        group = zarr.open_group(str(self.tmp_path), mode="w", zarr_format=store.ZARR_FORMAT)
+        fill = np.nan if self.dtype.kind == "f" else 0
+        arr = group.create_array(
+            MOVIE_VARIABLE,
+            shape=self.shape,
+            chunks=(max(1, min(self.chunk_frames, self.shape[0] or 1)), self.shape[1], self.shape[2]),
+            dtype=self.dtype,
+            fill_value=fill,
+        )
+        arr.attrs["_ARRAY_DIMENSIONS"] = list(MOVIE_DIMS)
+        return self
+
+    def write(self, start: int, frames: np.ndarray) -> None:
+        if frames.shape[1:] != self.shape[1:]:
+            raise ValueError(f"{self.path}: frames of shape {frames.shape[1:]}, expected {self.shape[1:]}")
+        if start < 0 or start + frames.shape[0] > self.shape[0]:
+            raise ValueError(
+                f"{self.path}: frames [{start}, {start + frames.shape[0]}) outside 0..{self.shape[0]}"
+            )
+        write_region(self.tmp_path, start, frames.astype(self.dtype, copy=False))
+
+    def add_variables(self, ds: xr.Dataset) -> None:
+        """Small arrays stored beside the movie (dims must not clash with the movie's frame/y/x sizes)."""
+        self._extra.append(ds)
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if exc_type is None:
+                for ds in self._extra:
+                    ds.to_zarr(self.tmp_path, mode="a", zarr_format=store.ZARR_FORMAT, consolidated=False)
+                group = zarr.open_group(str(self.tmp_path), mode="r+", zarr_format=store.ZARR_FORMAT)
+                group.attrs.update(_jsonable(self.attrs))
+                zarr.consolidate_metadata(str(self.tmp_path))
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        return bool(self._stack.__exit__(exc_type, exc, tb))
+
+
+def open_movie(path: str | Path) -> xr.Dataset:
+    """Lazy dataset of a movie product (nothing is read until sliced, e.g. `.movie[i:j].values`)."""
+    return store.open_dataset(path)
