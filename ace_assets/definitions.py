@@ -4,7 +4,7 @@ import dagster as dg
 
 from ace_assets.assets import ephys, raw, sync
 from ace_assets.io_manager import ZarrProductIOManager
-from ace_assets.jobs import process_line_job
+from ace_assets.jobs import observe_sources_job, process_line_job
 from ace_assets.resources import (
     AcePaths,
     LineParameters,
@@ -28,6 +28,7 @@ def build_definitions(
         assets=[
             raw.raw_neuralynx,
             raw.raw_miniscope,
+            *raw.PARAMETER_SOURCES.values(),
             ephys.lfp,
             ephys.filtered_lfp,
             ephys.lfp_phase,
@@ -36,7 +37,7 @@ def build_definitions(
             sync.t_ca_im,
         ],
         asset_checks=[sync.t_ca_im_matches_movie],
-        jobs=[process_line_job],
+        jobs=[process_line_job, observe_sources_job],
         sensors=[experiments_csv_sensor],
         resources={
             "paths": paths,

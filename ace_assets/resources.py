@@ -7,7 +7,11 @@ Paths come from environment variables with local defaults (the demo project insi
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import multiprocessing
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +84,27 @@ def effective_parameters(
             if override is not None:
                 values[name] = override
     return values
+
+
+class ComputeResource(dg.ConfigurableResource):
+    """How heavy steps run: up to `max_workers` processes over chunks of frames (1 = in-process, serially).
+
+    The line's `n_processes` caps it and `parallel: FALSE` in its parameter row turns it off. The executor
+    is a `concurrent.futures` one, so a Dask cluster's `Client.get_executor()` can replace the pool.
+    """
+
+    max_workers: int = max(1, os.cpu_count() or 1)
+
+    def workers_for(self, line_params: catalog.LineParameters) -> int:
+        if "parallel" in line_params.from_csv and not line_params["parallel"]:
+            return 1
+        return max(1, min(self.max_workers, int(line_params["n_processes"] or 1)))
+
+    @contextlib.contextmanager
+    def executor(self, workers: int) -> Iterator[concurrent.futures.Executor | None]:
+        if workers <= 1:
+            yield None
+            return
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded Dagster process
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            yield pool

@@ -178,3 +178,47 @@ def test_sensor_reports_a_broken_catalog(tmp_path):
         )
         assert isinstance(res, dg.SkipReason)
         assert "experiments.csv" in res.skip_message and "line 2" in res.skip_message
+
+
+def test_parameter_edit_marks_only_that_lines_dependent_products_stale(tmp_path):
+    """Editing line 2's `filter_range` makes filtered_lfp[2] stale; line 1 and other products stay fresh."""
+    from dagster._core.definitions.data_version import StaleStatus
+    from dagster._core.definitions.observe import observe
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    project_dir, data = tmp_path / "project", tmp_path / "data"
+    specs = [
+        ExperimentSpec(line=k, seed=30 + i, duration_s=10, movie=SMALL) for i, k in enumerate(["1", "2"])
+    ]
+    generate_project(project_dir, data, specs)
+    defs = build_definitions(str(project_dir), str(data), str(tmp_path / "store"))
+    sources = [raw.raw_neuralynx, raw.raw_miniscope, *raw.PARAMETER_SOURCES.values()]
+    all_assets = [*sources, ephys.lfp, ephys.filtered_lfp, ephys.lfp_phase, sync.ttl_events, sync.t_ca_im]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(experiment_lines.name, ["1", "2"])
+        observe(
+            sources, instance=instance, resources=defs.resources
+        )  # observe before the first materialization
+        for line in ["1", "2"]:
+            assert dg.materialize(
+                all_assets,
+                partition_key=line,
+                resources=defs.resources,
+                instance=instance,
+                selection=DERIVED[:3] + DERIVED[4:],
+            ).success
+
+        def status(name, line):
+            return get_stale_status_resolver(instance, all_assets).get_status(dg.AssetKey(name), line)
+
+        assert status("filtered_lfp", "2") == StaleStatus.FRESH
+
+        rows = catalog.read_parameter_rows(project_dir)
+        rows["2"]["filter_range"] = [1.0, 3.0]
+        catalog.write_parameters_csv(project_dir / catalog.PARAMETERS_CSV, list(rows.values()))
+        observe(sources, instance=instance, resources=defs.resources)
+
+        assert status("filtered_lfp", "2") == StaleStatus.STALE
+        assert status("filtered_lfp", "1") == StaleStatus.FRESH
+        for name in ["lfp", "ttl_events", "t_ca_im"]:
+            assert status(name, "2") == StaleStatus.FRESH, name

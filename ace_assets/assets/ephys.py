@@ -5,7 +5,7 @@ import numpy as np
 import xarray as xr
 
 from ace_assets import metadata as md
-from ace_assets.assets.raw import raw_neuralynx
+from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_neuralynx
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths, LineParameters, effective_parameters
 from ace_core import artifacts, filters, neuralynx, preview
@@ -44,7 +44,7 @@ class LfpSpectrogramConfig(dg.Config):
     lfp_time_bandwidth: float | None = None
 
 
-@dg.asset(**_COMMON, deps=[raw_neuralynx], code_version="1")
+@dg.asset(**_COMMON, deps=[raw_neuralynx, PARAMETER_SOURCES["lfp_parameters"]], code_version="1")
 def lfp(
     context: dg.AssetExecutionContext, config: LfpConfig, paths: AcePaths, parameters: LineParameters
 ) -> xr.Dataset:
@@ -55,17 +55,7 @@ def lfp(
     line = context.partition_key
     exp = paths.experiment(line)
     lp = parameters.for_line(line)
-    p = effective_parameters(
-        lp,
-        config,
-        [
-            "channel_name",
-            "remove_artifacts",
-            "artifact_threshold_uv",
-            "artifact_merge_s",
-            "artifact_taper_samples",
-        ],
-    )
+    p = effective_parameters(lp, config, PARAMETER_GROUPS["lfp_parameters"])
     channel = neuralynx.read_channel(exp.ephys_dir, p["channel_name"])
     signal = channel.signal_uv
     attrs = {
@@ -120,14 +110,14 @@ def lfp(
     return ds
 
 
-@dg.asset(**_COMMON, code_version="1")
+@dg.asset(**_COMMON, deps=[PARAMETER_SOURCES["lfp_filter_parameters"]], code_version="1")
 def filtered_lfp(
     context: dg.AssetExecutionContext, config: FilterConfig, lfp: xr.Dataset, parameters: LineParameters
 ) -> xr.Dataset:
     """Zero-phase band-pass (`filter_type`, `filter_range`, order `n`), second-order sections, per segment."""
     line = context.partition_key
     lp = parameters.for_line(line)
-    p = effective_parameters(lp, config, ["filter_type", "filter_range", "n", "fir_numtaps"])
+    p = effective_parameters(lp, config, PARAMETER_GROUPS["lfp_filter_parameters"])
     fs = float(lfp.attrs["fs_hz"])
     x = lfp["lfp_uv"].values.astype(np.float64)
     design = filters.design_bandpass(
@@ -202,7 +192,7 @@ def lfp_phase(
     return ds
 
 
-@dg.asset(**_COMMON, code_version="1")
+@dg.asset(**_COMMON, deps=[PARAMETER_SOURCES["lfp_spectrogram_parameters"]], code_version="1")
 def lfp_spectrogram(
     context: dg.AssetExecutionContext,
     config: LfpSpectrogramConfig,
@@ -216,9 +206,7 @@ def lfp_spectrogram(
     """
     line = context.partition_key
     lp = parameters.for_line(line)
-    p = effective_parameters(
-        lp, config, ["lfp_window_length", "lfp_window_step", "lfp_freq_lims", "lfp_time_bandwidth"]
-    )
+    p = effective_parameters(lp, config, PARAMETER_GROUPS["lfp_spectrogram_parameters"])
     fs = float(lfp.attrs["fs_hz"])
     x, fs_dec = decimate_for_spectrogram(
         lfp["lfp_uv"].values.astype(np.float64), fs, float(p["lfp_freq_lims"][1])

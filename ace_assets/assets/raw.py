@@ -1,23 +1,124 @@
-"""Raw recordings as external assets, so lineage starts at the lab's files."""
+"""Observed sources: the line's raw folders and the parameter groups each product depends on.
+
+Their data versions (cheap fingerprints, hashes of parameter values) let Dagster mark exactly the
+products of exactly the lines that changed as stale. Observe them from the UI ("Observe sources"),
+or with the `observe_sources` job.
+"""
 
 import dagster as dg
 
 from ace_assets.partitions import experiment_lines
+from ace_assets.resources import AcePaths
+from ace_core import catalog, fingerprint
+from ace_core.errors import AceError
 
-raw_neuralynx = dg.AssetSpec(
+# Parameter names each product depends on (the same lists the assets read their values with).
+PARAMETER_GROUPS: dict[str, list[str]] = {
+    "lfp_parameters": [
+        "channel_name",
+        "remove_artifacts",
+        "artifact_threshold_uv",
+        "artifact_merge_s",
+        "artifact_taper_samples",
+    ],
+    "lfp_filter_parameters": ["filter_type", "filter_range", "n", "fir_numtaps"],
+    "lfp_spectrogram_parameters": [
+        "lfp_window_length",
+        "lfp_window_step",
+        "lfp_freq_lims",
+        "lfp_time_bandwidth",
+    ],
+    "ttl_parameters": [
+        "fix_TTL_gaps",
+        "delete_TTLs",
+        "ttl_gap_threshold_periods",
+        "indices of TTL events to delete",
+    ],
+    "crop_parameters": ["crop_coords"],
+    "preprocess_parameters": [
+        "detrend_method",
+        "df_over_f",
+        "df_over_f_method",
+        "secs_window",
+        "quantile_min",
+    ],
+    "motion_parameters": [
+        "apply_motion_correction",
+        "pw_rigid",
+        "shifts_opencv",
+        "max_shifts",
+        "gSig_filt",
+        "strides",
+        "overlaps",
+        "max_deviation_rigid",
+        "border_nan",
+    ],
+}
+
+
+def _lines(context) -> list[str]:
+    return context.instance.get_dynamic_partitions(experiment_lines.name)
+
+
+def _raw_source(name: str, description: str, folder_of, patterns: tuple[str, ...], recursive: bool):
+    @dg.observable_source_asset(
+        name=name, partitions_def=experiment_lines, group_name="raw", description=description
+    )
+    def _observe(context, paths: AcePaths) -> dg.DataVersionsByPartition:
+        try:
+            experiments = paths.experiments()
+        except (AceError, OSError) as exc:
+            raise dg.Failure(f"cannot read the experiment catalog: {exc}") from exc
+        versions = {}
+        for line in _lines(context):
+            exp = experiments.get(line)
+            folder = folder_of(exp) if exp is not None else None
+            versions[line] = (
+                fingerprint.folder_fingerprint(folder, patterns, recursive=recursive) if folder else "missing"
+            )
+        return dg.DataVersionsByPartition(versions)
+
+    return _observe
+
+
+raw_neuralynx = _raw_source(
     "raw_neuralynx",
-    partitions_def=experiment_lines,
-    group_name="raw",
-    kinds={"neuralynx"},
-    description="The line's Neuralynx session folder (`ephys directory`): Events.nev and the .ncs channels.",
+    "The line's Neuralynx session folder (`ephys directory`); version = names, sizes and mtimes of its "
+    ".ncs/.nev files.",
+    lambda exp: exp.ephys_dir,
+    ("*.ncs", "*.nev"),
+    False,
+)
+raw_miniscope = _raw_source(
+    "raw_miniscope",
+    "The line's UCLA Miniscope session folder (`calcium imaging directory`); version = names, sizes and "
+    "mtimes of its movies, timeStamps.csv and metaData.json files.",
+    lambda exp: exp.calcium_dir if len(exp.calcium_dirs) == 1 else None,
+    ("*.avi", "*.csv", "*.json"),
+    True,
 )
 
-raw_miniscope = dg.AssetSpec(
-    "raw_miniscope",
-    partitions_def=experiment_lines,
-    group_name="raw",
-    kinds={"miniscope"},
-    description="The line's UCLA Miniscope session folder (`calcium imaging directory`): N.avi, "
-    "timeStamps.csv, "
-    "metaData.json.",
-)
+
+def _parameter_source(name: str, names: list[str]):
+    @dg.observable_source_asset(
+        name=name,
+        partitions_def=experiment_lines,
+        group_name="parameters",
+        description=f"The line's values of {', '.join(names)} (defaults + "
+        "analysis_parameters.csv); version = hash of those values.",
+    )
+    def _observe(context, paths: AcePaths) -> dg.DataVersionsByPartition:
+        versions = {}
+        for line in _lines(context):
+            try:
+                versions[line] = fingerprint.values_fingerprint(
+                    catalog.line_parameters(paths.project_path, line).subset(names)
+                )
+            except AceError as exc:
+                context.log.warning(f"line {line}: {exc}")
+        return dg.DataVersionsByPartition(versions)
+
+    return _observe
+
+
+PARAMETER_SOURCES = {name: _parameter_source(name, names) for name, names in PARAMETER_GROUPS.items()}

@@ -5,7 +5,7 @@ import numpy as np
 import xarray as xr
 
 from ace_assets import metadata as md
-from ace_assets.assets.raw import raw_miniscope, raw_neuralynx
+from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_miniscope, raw_neuralynx
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths, LineParameters, effective_parameters
 from ace_core import miniscope, neuralynx, preview, ttl_sync
@@ -56,7 +56,7 @@ def ttl_events(context: dg.AssetExecutionContext, paths: AcePaths) -> xr.Dataset
     return ds
 
 
-@dg.asset(**_COMMON, deps=[raw_miniscope], code_version="1")
+@dg.asset(**_COMMON, deps=[raw_miniscope, PARAMETER_SOURCES["ttl_parameters"]], code_version="1")
 def t_ca_im(
     context: dg.AssetExecutionContext,
     config: TtlSyncConfig,
@@ -74,11 +74,7 @@ def t_ca_im(
     line = context.partition_key
     exp = paths.experiment(line)
     lp = parameters.for_line(line)
-    p = effective_parameters(
-        lp,
-        config,
-        ["fix_TTL_gaps", "delete_TTLs", "ttl_gap_threshold_periods", "indices of TTL events to delete"],
-    )
+    p = effective_parameters(lp, config, PARAMETER_GROUPS["ttl_parameters"])
     rec = miniscope.open_recording(exp.calcium_dir)
     edges = ttl_events["time_s"].values[ttl_events["is_frame_edge"].values]
     delete = list(p["indices of TTL events to delete"]) if p["delete_TTLs"] else []
