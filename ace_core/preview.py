@@ -125,3 +125,68 @@ def phase_png(
     a2.hist(phase_rad[finite][:: max(1, int(finite.sum() // 200000))], bins=36, range=(-np.pi, np.pi))
     a2.set_xlabel("phase (rad)", fontsize=8)
     return _to_png(fig)
+
+
+def _robust_imshow(ax, img: np.ndarray, title: str) -> None:
+    finite = img[np.isfinite(img)]
+    lo, hi = np.percentile(finite, [1, 99.5]) if finite.size else (0, 1)
+    ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, origin="upper")
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def images_png(
+    images: dict[str, np.ndarray],
+    *,
+    title: str,
+    trace: tuple[np.ndarray, np.ndarray, str] | None = None,
+    ncols: int = 3,
+) -> bytes:
+    """A grid of images (e.g. the six projections), optionally with a trace below."""
+    n = len(images)
+    nrows = -(-n // ncols) + (1 if trace is not None else 0)
+    fig = plt.figure(figsize=(2.6 * ncols, 2.4 * nrows))
+    for i, (name, img) in enumerate(images.items()):
+        _robust_imshow(fig.add_subplot(nrows, ncols, i + 1), np.asarray(img, dtype=np.float64), name)
+    if trace is not None:
+        t, y, label = trace
+        ax = fig.add_subplot(nrows, 1, nrows)
+        tt, yy = _decimate_for_plot(np.asarray(t), np.asarray(y))
+        ax.plot(tt, yy, lw=0.7)
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=9)
+    return _to_png(fig)
+
+
+def motion_png(
+    rigid_shifts: np.ndarray,
+    frame_rate_hz: float,
+    mean_before: np.ndarray,
+    mean_after: np.ndarray,
+    corr_before: np.ndarray,
+    corr_after: np.ndarray,
+    *,
+    title: str,
+) -> bytes:
+    """Rigid shifts over time, correlation with the template before/after, mean images before/after."""
+    fig = plt.figure(figsize=(8, 5))
+    t = np.arange(rigid_shifts.shape[0]) / frame_rate_hz
+    ax = fig.add_subplot(2, 2, 1)
+    ax.plot(t, rigid_shifts[:, 0], lw=0.6, label="dy")
+    ax.plot(t, rigid_shifts[:, 1], lw=0.6, label="dx")
+    ax.set_ylabel("correction (px)", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.set_title("rigid shifts", fontsize=8)
+    ax = fig.add_subplot(2, 2, 2)
+    ax.plot(t, corr_before, lw=0.6, label="before")
+    ax.plot(t, corr_after, lw=0.6, label="after")
+    ax.set_ylabel("corr. with template", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.set_xlabel("time (s)", fontsize=8)
+    _robust_imshow(fig.add_subplot(2, 2, 3), mean_before, "mean image before")
+    _robust_imshow(fig.add_subplot(2, 2, 4), mean_after, "mean image after")
+    fig.suptitle(title, fontsize=9)
+    return _to_png(fig)

@@ -74,6 +74,8 @@ def main() -> int:
         )
         for req in getattr(result, "dynamic_partitions_requests", []) or []:
             instance.add_dynamic_partitions(experiment_lines.name, list(req.partition_keys))
+        # Record raw-data and parameter versions first, so later edits show as stale in the UI.
+        defs.resolve_job_def("observe_sources").execute_in_process(instance=instance, run_config=QUIET)
         rows = []
         for spec in specs:
             t_run = time.perf_counter()
