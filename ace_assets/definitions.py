@@ -12,6 +12,7 @@ from ace_assets.resources import (
     default_project_path,
     default_store_path,
 )
+from ace_assets.schedules import nightly_reprocess
 from ace_assets.sensors import experiments_csv_sensor
 
 
@@ -39,6 +40,7 @@ def build_definitions(
         asset_checks=[sync.t_ca_im_matches_movie],
         jobs=[process_line_job, observe_sources_job],
         sensors=[experiments_csv_sensor],
+        schedules=[nightly_reprocess],
         resources={
             "paths": paths,
             "parameters": LineParameters(paths=paths),

@@ -3,7 +3,7 @@
 import dagster as dg
 
 # Observed sources: raw folders and per-product parameter groups.
-SOURCES = dg.AssetSelection.groups("raw", "parameters")
+SOURCES = dg.AssetSelection.groups("raw", "parameters", include_sources=True)
 
 # Everything derived from the raw recordings (the raw folders themselves are external assets).
 process_line_job = dg.define_asset_job(
