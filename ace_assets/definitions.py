@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ace_assets.assets import ephys, raw, sync
+from ace_assets.assets import ephys, multimodal, raw, sync
 from ace_assets.io_manager import ZarrProductIOManager
 from ace_assets.jobs import observe_sources_job, process_line_job
 from ace_assets.resources import (
@@ -36,6 +36,7 @@ def build_definitions(
             ephys.lfp_spectrogram,
             sync.ttl_events,
             sync.t_ca_im,
+            multimodal.ephys_frame_index,
         ],
         asset_checks=[sync.t_ca_im_matches_movie],
         jobs=[process_line_job, observe_sources_job],

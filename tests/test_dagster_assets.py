@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ace_assets.assets import ephys, raw, sync
+from ace_assets.assets import ephys, multimodal, raw, sync
 from ace_assets.definitions import build_definitions
 from ace_assets.partitions import experiment_lines
 from ace_assets.sensors import experiments_csv_sensor
@@ -25,8 +25,17 @@ ASSETS = [
     sync.ttl_events,
     sync.t_ca_im,
     sync.t_ca_im_matches_movie,
+    multimodal.ephys_frame_index,
 ]
-DERIVED = ["lfp", "filtered_lfp", "lfp_phase", "lfp_spectrogram", "ttl_events", "t_ca_im"]
+DERIVED = [
+    "lfp",
+    "filtered_lfp",
+    "lfp_phase",
+    "lfp_spectrogram",
+    "ttl_events",
+    "t_ca_im",
+    "ephys_frame_index",
+]
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +93,12 @@ def test_two_partitions_materialize_and_match_truth(project):
         err = np.abs(np.angle(np.exp(1j * (ph[inner] - true_phase))))
         # Stated tolerance: median within 0.15 rad of truth at the demo noise level (pink, 60 µV rms).
         assert np.median(err) < 0.15, np.median(err)
+        # Each frame maps to the ephys sample nearest its true time (within half a sample + the µs rounding).
+        index = xr.open_zarr(root / "store" / "ephys_frame_index" / f"{line}.zarr")
+        fs, t0 = index.attrs["fs_hz"], index.attrs["t0_s"]
+        e_all = index["ephys_idx_all_TTL_events"].values
+        assert np.abs(t0 + e_all / fs - truth.frame_times_s).max() <= 0.5 / fs + 1e-3
+        assert (index["ca_frame_num_of_ephys_idx"].values[e_all] == np.arange(e_all.size)).all()
         spec = xr.open_zarr(root / "store" / "lfp_spectrogram" / f"{line}.zarr")
         mean_psd = spec["psd"].values[1:].mean(axis=1)
         assert abs(spec["f_hz"].values[1:][np.argmax(mean_psd)] - truth.spec.oscillation.freq_hz) < 0.3
@@ -205,7 +220,7 @@ def test_parameter_edit_marks_only_that_lines_dependent_products_stale(tmp_path)
                 partition_key=line,
                 resources=defs.resources,
                 instance=instance,
-                selection=DERIVED[:3] + DERIVED[4:],
+                selection=["lfp", "filtered_lfp", "lfp_phase", "ttl_events", "t_ca_im"],
             ).success
 
         def status(name, line):

@@ -42,6 +42,8 @@ PARAMETER_GROUPS: dict[str, list[str]] = {
         "secs_window",
         "quantile_min",
     ],
+    "miniscope_filter_parameters": ["n", "cut", "ftype", "btype", "inline"],
+    "miniscope_spectrogram_parameters": ["window_length", "window_step", "freq_lims", "time_bandwidth"],
     "motion_parameters": [
         "apply_motion_correction",
         "pw_rigid",
