@@ -2,11 +2,12 @@
 
 import dagster as dg
 
-from ace_assets.assets import ephys, multimodal, raw, sync
+from ace_assets.assets import ephys, miniscope, multimodal, raw, sync
 from ace_assets.io_manager import ZarrProductIOManager
 from ace_assets.jobs import observe_sources_job, process_line_job
 from ace_assets.resources import (
     AcePaths,
+    ComputeResource,
     LineParameters,
     default_data_path,
     default_project_path,
@@ -37,6 +38,13 @@ def build_definitions(
             sync.ttl_events,
             sync.t_ca_im,
             multimodal.ephys_frame_index,
+            miniscope.movie_projections,
+            miniscope.cropped_movie,
+            miniscope.preprocessed_movie,
+            miniscope.motion_correction_step,
+            multimodal.miniscope_band,
+            multimodal.miniscope_phase,
+            multimodal.miniscope_spectrogram,
         ],
         asset_checks=[sync.t_ca_im_matches_movie],
         jobs=[process_line_job, observe_sources_job],
@@ -46,6 +54,7 @@ def build_definitions(
             "paths": paths,
             "parameters": LineParameters(paths=paths),
             "zarr_io": ZarrProductIOManager(store_path=paths.store_path),
+            "compute": ComputeResource(),
         },
     )
 

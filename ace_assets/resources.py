@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from ace_core import catalog
+from ace_core import catalog, parallel
 from ace_core.errors import CatalogError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -106,5 +106,7 @@ class ComputeResource(dg.ConfigurableResource):
             yield None
             return
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded Dagster process
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=parallel.limit_worker_threads
+        ) as pool:
             yield pool

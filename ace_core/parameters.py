@@ -112,7 +112,7 @@ _DEFAULTS: dict[str, Any] = {
     "df_over_f_method": "delta_f_over_sqrt_f",
     "parallel": False,
     "n_processes": 12,
-    "apply_motion_correction": False,
+    "apply_motion_correction": True,  # the multimodal pipeline's default (the miniscope API's was False)
     # GUI flags: vocabulary only, the platform runs headless (curation and QC are assets).
     "inspect_motion_correction": False,
     "plot_params": False,

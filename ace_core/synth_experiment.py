@@ -69,6 +69,7 @@ class ExperimentSpec:
     post_roll_s: float = 3.0
     drug: str = "ketamine"
     drug_start_s: float | None = None  # session time of the drug annotation (default: middle of the movie)
+    crop_coords: tuple[int, int, int, int] | None = None  # written to the line's analysis_parameters.csv row
 
     @property
     def n_frames(self) -> int:
@@ -350,6 +351,7 @@ def parameter_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
         "filter_type": "butter",
         "filter_range": [0.5, 4],
         "channel_name": "PFCLFPvsCBEEG",
+        "crop_coords": list(spec.crop_coords) if spec.crop_coords else None,
     }
 
 
@@ -378,7 +380,7 @@ def load_truth_json(truth_dir: str | Path) -> dict:
 def demo_specs() -> list[ExperimentSpec]:
     """The demo project: a clean line, a TTL gap + spurious edge line, a 2-segment 30 fps line."""
     return [
-        ExperimentSpec(line="1", subject_id="SIM01", seed=1),
+        ExperimentSpec(line="1", subject_id="SIM01", seed=1, crop_coords=(6, 4, 122, 120)),
         ExperimentSpec(
             line="2",
             subject_id="SIM01",
@@ -396,5 +398,6 @@ def demo_specs() -> list[ExperimentSpec]:
             ephys_pause_s=2.0,
             preferred_phase_rad=np.pi,
             drug="propofol",
+            crop_coords=(10, 10, 118, 118),
         ),
     ]

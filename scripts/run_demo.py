@@ -51,6 +51,13 @@ def circular_error_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.degrees(np.abs(np.angle(np.exp(1j * (a - b)))))
 
 
+def shift_rmse_px(correction: np.ndarray, displacement: np.ndarray) -> float:
+    """RMSE of the estimated correction against -displacement, after removing the constant template offset."""
+    diff = correction + displacement
+    diff = diff - np.median(diff, axis=0)
+    return float(np.sqrt(np.mean(np.sum(diff**2, axis=1))))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", type=Path, default=DEMO_ROOT, help="demo folder (project/, data/, store/)")
@@ -107,6 +114,9 @@ def main() -> int:
         "|t_ca_im-truth| max (ms)",
         "phase err median (deg)",
         "LFP peak (Hz)",
+        "crop (px)",
+        "MC shift RMSE (px)",
+        "crispness raw->MC",
         "run (s)",
     )
     table = []
@@ -138,6 +148,9 @@ def main() -> int:
             )
             psd = spectro["psd"].values
             peak = float(spectro["f_hz"].values[np.nanargmax(np.nanmean(psd[1:], axis=1)) + 1])
+            cropped = store.open_dataset(product_store / "cropped_movie" / f"{spec.line}.zarr")
+            shifts = store.open_dataset(product_store / "motion_shifts" / f"{spec.line}.zarr")
+            rmse = shift_rmse_px(shifts["rigid_shifts"].values, truth.calcium.effective_rigid_shifts_px())
             table.append(
                 (
                     spec.line,
@@ -152,11 +165,14 @@ def main() -> int:
                     f"{err_ms:.3f}",
                     f"{ph_err:.1f}",
                     f"{peak:.2f}",
+                    "x".join(str(v) for v in cropped["movie"].shape[1:]),
+                    f"{rmse:.3f}",
+                    f"{shifts.attrs['crispness_before']:.0f}->{shifts.attrs['crispness_after']:.0f}",
                     f"{secs:.1f}",
                 )
             )
         else:
-            table.append((spec.line, scenario, "NO", "-", *["-"] * 8, f"{secs:.1f}"))
+            table.append((spec.line, scenario, "NO", "-", *["-"] * (len(hdr) - 5), f"{secs:.1f}"))
     widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(hdr)]
     print("  ".join(h.ljust(w) for h, w in zip(hdr, widths, strict=True)))
     for r in table:
