@@ -46,7 +46,7 @@ def build_definitions(
             multimodal.miniscope_phase,
             multimodal.miniscope_spectrogram,
         ],
-        asset_checks=[sync.t_ca_im_matches_movie],
+        asset_checks=[sync.t_ca_im_matches_movie, miniscope.motion_correction_quality],
         jobs=[process_line_job, observe_sources_job],
         sensors=[experiments_csv_sensor],
         schedules=[nightly_reprocess],

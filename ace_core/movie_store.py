@@ -72,7 +72,9 @@ class MovieWriter:
     def __enter__(self) -> "MovieWriter":
         self.tmp_path = self._stack.enter_context(store.atomic_directory(self.path))
         group = zarr.open_group(str(self.tmp_path), mode="w", zarr_format=store.ZARR_FORMAT)
-        fill = np.nan if self.dtype.kind == "f" else 0
+        # No fill value for integer movies: xarray would mask it (e.g. every 0 of a uint8 movie) and decode
+        # the movie as float.
+        fill = np.nan if self.dtype.kind == "f" else None
         arr = group.create_array(
             MOVIE_VARIABLE,
             shape=self.shape,

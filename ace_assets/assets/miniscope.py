@@ -5,6 +5,8 @@ Movies are written by the assets themselves, a chunk of frames at a time, to
 lazily from the same path. Small products go through the zarr IO manager.
 """
 
+import json
+
 import dagster as dg
 import numpy as np
 import xarray as xr
@@ -333,5 +335,36 @@ def motion_correction_step(
                     title=f"line {line}: motion correction",
                 )
             ),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="motion_shifts",
+    partitions_def=experiment_lines,
+    blocking=False,
+    description="Rigid shifts stay inside max_shifts (not pinned at the search bound) and the frames "
+    "correlate better with the template after correction than before.",
+)
+def motion_correction_quality(context: dg.AssetCheckExecutionContext, paths: AcePaths) -> dg.AssetCheckResult:
+    shifts = store.open_dataset(paths.product_path("motion_shifts", context.partition_key))
+    rigid = shifts["rigid_shifts"].values
+    bound = np.asarray(json.loads(shifts.attrs["parameters_json"])["max_shifts"], dtype=float)
+    pinned = int(np.count_nonzero(np.any(np.abs(rigid) >= bound - 0.5, axis=1))) if rigid.size else 0
+    before, after = float(np.nanmean(shifts["corr_before"])), float(np.nanmean(shifts["corr_after"]))
+    problems = []
+    if pinned:
+        problems.append(f"{pinned} frame(s) with a shift at the max_shifts bound {bound.tolist()}")
+    if after < before:
+        problems.append(f"mean correlation with the template fell from {before:.3f} to {after:.3f}")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(problems) or "shifts inside bounds, correlation improved",
+        metadata={
+            "frames_at_bound": pinned,
+            "max_abs_shift_px": float(np.abs(rigid).max()) if rigid.size else 0.0,
+            "mean_corr_before": before,
+            "mean_corr_after": after,
         },
     )
