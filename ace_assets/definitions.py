@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ace_assets.assets import ephys, miniscope, multimodal, raw, sync
+from ace_assets.assets import cnmfe, ephys, miniscope, multimodal, raw, sync
 from ace_assets.io_manager import ZarrProductIOManager
 from ace_assets.jobs import observe_sources_job, process_line_job
 from ace_assets.resources import (
@@ -31,6 +31,7 @@ def build_definitions(
             raw.raw_neuralynx,
             raw.raw_miniscope,
             *raw.PARAMETER_SOURCES.values(),
+            raw.curation_decisions,
             ephys.lfp,
             ephys.filtered_lfp,
             ephys.lfp_phase,
@@ -45,6 +46,9 @@ def build_definitions(
             multimodal.miniscope_band,
             multimodal.miniscope_phase,
             multimodal.miniscope_spectrogram,
+            cnmfe.cnmfe_estimates,
+            cnmfe.curated_estimates,
+            cnmfe.calcium_events,
         ],
         asset_checks=[sync.t_ca_im_matches_movie, miniscope.motion_correction_quality],
         jobs=[process_line_job, observe_sources_job],

@@ -124,6 +124,8 @@ _DEFAULTS: dict[str, Any] = {
     "find_calcium_events": True,
     "derivative_for_estimates": "first",
     "event_height": 5,
+    # ours: threshold in noise SDs of each trace (absolute heights depend on scaling); None = off
+    "event_height_sd": None,
     "compute_miniscope_phase": True,
     "filter_miniscope_data": True,
     "cut": [0.1, 1.5],
@@ -386,6 +388,7 @@ _FORMS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "quantile_min": (_number(0, 100), "a percentile between 0 and 100"),
     "n_processes": (_int(1), "a positive integer"),
     "event_height": (_number(), "a number"),
+    "event_height_sd": (_number(0, strict=True), "a positive number (noise SDs)"),
     "cut": (_cut, "a positive frequency, or two frequencies 0 <= low < high (Hz)"),
     "ftype": (_choice("butter", "butterworth", "fir"), "butter, butterworth or fir"),
     "btype": (

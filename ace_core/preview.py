@@ -190,3 +190,34 @@ def motion_png(
     _robust_imshow(fig.add_subplot(2, 2, 4), mean_after, "mean image after")
     fig.suptitle(title, fontsize=9)
     return _to_png(fig)
+
+
+def components_png(
+    corr_image: np.ndarray,
+    footprints_hw: np.ndarray,
+    C: np.ndarray,
+    frame_rate_hz: float,
+    *,
+    title: str,
+    kept: np.ndarray | None = None,
+    n_traces: int = 6,
+) -> bytes:
+    """Footprint contours (half maximum) on the correlation image, and a few traces."""
+    fig = plt.figure(figsize=(9, 4))
+    ax = fig.add_subplot(1, 2, 1)
+    _robust_imshow(ax, corr_image, "correlation image, contours at half max")
+    for k, fp in enumerate(footprints_hw):
+        if fp.max() > 0:
+            colour = "lime" if kept is None or kept[k] else "red"
+            ax.contour(fp, levels=[0.5 * fp.max()], colors=colour, linewidths=0.6)
+    ax2 = fig.add_subplot(1, 2, 2)
+    t = np.arange(C.shape[1]) / frame_rate_hz
+    for i, k in enumerate(range(min(n_traces, C.shape[0]))):
+        y = C[k] / (np.max(C[k]) or 1.0)
+        tt, yy = _decimate_for_plot(t, y)
+        ax2.plot(tt, yy + i * 1.1, lw=0.6)
+    ax2.set_xlabel("time (s)", fontsize=8)
+    ax2.set_yticks([])
+    ax2.set_title(f"traces C of units 0..{min(n_traces, C.shape[0]) - 1} (normalised)", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    return _to_png(fig)

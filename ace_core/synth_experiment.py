@@ -344,6 +344,7 @@ def experiment_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
 
 
 def parameter_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
+    g_sig = max(2, int(round(0.6 * spec.movie.neuron_radius_px)))
     return {
         "line number": spec.line,
         "id": spec.subject_id,
@@ -352,6 +353,9 @@ def parameter_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
         "filter_range": [0.5, 4],
         "channel_name": "PFCLFPvsCBEEG",
         "crop_coords": list(spec.crop_coords) if spec.crop_coords else None,
+        # CNMF-E neuron size for this movie (a lab tunes these per line in the same columns)
+        "gSig": [g_sig, g_sig],
+        "gSiz": [4 * g_sig + 1, 4 * g_sig + 1],
     }
 
 

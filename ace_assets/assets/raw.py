@@ -9,8 +9,9 @@ import dagster as dg
 
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths
-from ace_core import catalog, fingerprint
+from ace_core import catalog, curation, fingerprint
 from ace_core.errors import AceError
+from ace_core.parameters import CAIMAN_PARAMETERS
 
 # Parameter names each product depends on (the same lists the assets read their values with).
 PARAMETER_GROUPS: dict[str, list[str]] = {
@@ -44,6 +45,20 @@ PARAMETER_GROUPS: dict[str, list[str]] = {
     ],
     "miniscope_filter_parameters": ["n", "cut", "ftype", "btype", "inline"],
     "miniscope_spectrogram_parameters": ["window_length", "window_step", "freq_lims", "time_bandwidth"],
+    "cnmfe_parameters": sorted(
+        set(CAIMAN_PARAMETERS)
+        - {
+            "pw_rigid",
+            "shifts_opencv",
+            "max_shifts",
+            "gSig_filt",
+            "strides",
+            "overlaps",
+            "max_deviation_rigid",
+            "border_nan",
+        }
+    ),
+    "event_parameters": ["derivative_for_estimates", "event_height", "event_height_sd"],
     "motion_parameters": [
         "apply_motion_correction",
         "pw_rigid",
@@ -124,3 +139,20 @@ def _parameter_source(name: str, names: list[str]):
 
 
 PARAMETER_SOURCES = {name: _parameter_source(name, names) for name, names in PARAMETER_GROUPS.items()}
+
+
+@dg.observable_source_asset(
+    name="curation_decisions",
+    partitions_def=experiment_lines,
+    group_name="parameters",
+    description="The line's component decisions file, <project>/curation/<line>.csv; "
+    "version = hash of its content ('none' without a file).",
+)
+def curation_decisions(context, paths: AcePaths) -> dg.DataVersionsByPartition:
+    versions = {}
+    for line in _lines(context):
+        path = curation.decisions_path(paths.project_path, line)
+        versions[line] = (
+            fingerprint.values_fingerprint({"text": path.read_text()}) if path.exists() else "none"
+        )
+    return dg.DataVersionsByPartition(versions)
