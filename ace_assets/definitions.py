@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ace_assets.assets import cnmfe, ephys, miniscope, multimodal, raw, sync
+from ace_assets.assets import cnmfe, ephys, miniscope, multimodal, phase, raw, sync
 from ace_assets.io_manager import ZarrProductIOManager
 from ace_assets.jobs import observe_sources_job, process_line_job
 from ace_assets.resources import (
@@ -49,8 +49,15 @@ def build_definitions(
             cnmfe.cnmfe_estimates,
             cnmfe.curated_estimates,
             cnmfe.calcium_events,
+            phase.event_phases,
+            phase.phase_histograms,
         ],
-        asset_checks=[sync.t_ca_im_matches_movie, miniscope.motion_correction_quality],
+        asset_checks=[
+            sync.t_ca_im_matches_movie,
+            miniscope.motion_correction_quality,
+            phase.enough_events_for_statistics,
+            phase.low_confidence_event_fraction,
+        ],
         jobs=[process_line_job, observe_sources_job],
         sensors=[experiments_csv_sensor],
         schedules=[nightly_reprocess],

@@ -221,3 +221,28 @@ def components_png(
     ax2.set_title(f"traces C of units 0..{min(n_traces, C.shape[0]) - 1} (normalised)", fontsize=8)
     fig.suptitle(title, fontsize=9)
     return _to_png(fig)
+
+
+def phase_histograms_png(
+    edges: np.ndarray, counts: dict[str, np.ndarray], angles: dict[str, float], *, title: str
+) -> bytes:
+    """Polar and linear histograms of event phases, one row per phase source, with the mean direction."""
+    fig = plt.figure(figsize=(7, 3.2 * len(counts)))
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    width = np.diff(edges)
+    for i, (name, c) in enumerate(counts.items()):
+        ax = fig.add_subplot(len(counts), 2, 2 * i + 1, projection="polar")
+        ax.bar(centres, c, width=width, alpha=0.7, edgecolor="k", linewidth=0.3)
+        if np.isfinite(angles.get(name, np.nan)):
+            ax.plot([angles[name]] * 2, [0, max(c.max(), 1)], "r", lw=1.5)
+        ax.set_title(f"{name} phase at events", fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax2 = fig.add_subplot(len(counts), 2, 2 * i + 2)
+        ax2.bar(np.degrees(centres), c, width=np.degrees(width) * 0.9)
+        if np.isfinite(angles.get(name, np.nan)):
+            ax2.axvline(np.degrees(angles[name]), color="r", lw=1)
+        ax2.set_xlabel("phase (deg)", fontsize=8)
+        ax2.set_ylabel("events", fontsize=8)
+        ax2.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=9)
+    return _to_png(fig)

@@ -117,6 +117,11 @@ def main() -> int:
         "crop (px)",
         "MC shift RMSE (px)",
         "crispness raw->MC",
+        "units/true",
+        "events",
+        "LFP phase at events (deg)",
+        "injected (deg)",
+        "Rayleigh p",
         "run (s)",
     )
     table = []
@@ -151,6 +156,8 @@ def main() -> int:
             cropped = store.open_dataset(product_store / "cropped_movie" / f"{spec.line}.zarr")
             shifts = store.open_dataset(product_store / "motion_shifts" / f"{spec.line}.zarr")
             rmse = shift_rmse_px(shifts["rigid_shifts"].values, truth.calcium.effective_rigid_shifts_px())
+            curated = store.open_dataset(product_store / "curated_estimates" / f"{spec.line}.zarr")
+            hist = store.open_dataset(product_store / "phase_histograms" / f"{spec.line}.zarr")
             table.append(
                 (
                     spec.line,
@@ -168,6 +175,11 @@ def main() -> int:
                     "x".join(str(v) for v in cropped["movie"].shape[1:]),
                     f"{rmse:.3f}",
                     f"{shifts.attrs['crispness_before']:.0f}->{shifts.attrs['crispness_after']:.0f}",
+                    f"{curated.sizes['unit']}/{truth.calcium.footprints.shape[0]}",
+                    str(hist.attrs["pooled_n_ephys"]),
+                    f"{np.degrees(hist.attrs['pooled_mean_angle_rad_ephys']):.1f}",
+                    f"{np.degrees(np.angle(np.exp(1j * spec.preferred_phase_rad))):.1f}",
+                    f"{hist.attrs['pooled_rayleigh_p_ephys']:.1e}",
                     f"{secs:.1f}",
                 )
             )
