@@ -18,7 +18,10 @@ from ace_assets.sensors import experiments_csv_sensor
 
 
 def build_definitions(
-    project_path: str | None = None, data_path: str | None = None, store_path: str | None = None
+    project_path: str | None = None,
+    data_path: str | None = None,
+    store_path: str | None = None,
+    compute: ComputeResource | None = None,
 ) -> dg.Definitions:
     """Definitions bound to the given folders (default: ACE_* env vars, then the demo folders)."""
     paths = AcePaths(
@@ -65,7 +68,7 @@ def build_definitions(
             "paths": paths,
             "parameters": LineParameters(paths=paths),
             "zarr_io": ZarrProductIOManager(store_path=paths.store_path),
-            "compute": ComputeResource(),
+            "compute": compute or ComputeResource(),
         },
     )
 
