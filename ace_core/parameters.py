@@ -388,7 +388,7 @@ _FORMS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "quantile_min": (_number(0, 100), "a percentile between 0 and 100"),
     "n_processes": (_int(1), "a positive integer"),
     "event_height": (_number(), "a number"),
-    "event_height_sd": (_optional(_number(0, strict=True)), "a positive number (noise SDs), or empty for off"),
+    "event_height_sd": (_optional(_number(0, strict=True)), "a positive number (noise SDs) or empty"),
     "cut": (_cut, "a positive frequency, or two frequencies 0 <= low < high (Hz)"),
     "ftype": (_choice("butter", "butterworth", "fir"), "butter, butterworth or fir"),
     "btype": (
