@@ -1,0 +1,217 @@
+"""Experiment events (Neuralynx annotations and Miniscope ``notes.csv``) placed on both clocks.
+
+Two clocks exist in a session: the Miniscope host clock (``timeStamps.csv``, ``notes.csv`` and
+``headOrientation.csv``: seconds since the recording start) and the ephys clock (Neuralynx, seconds). The
+frames tie them together: frame ``k`` has host time ``frame_host_times_s[k]`` and ephys time
+``t_ca_im_s[k]``. :func:`map_between_clocks` maps any time from one clock to the other by linear
+interpolation between frames (``np.interp``); times outside the movie's span map to NaN (we do not
+extrapolate the drift beyond the frames that measure it).
+
+``notes.csv`` (session folder, found by the prefix ``notes``) is ``<integer ms since start>,<note>`` with
+a header line, as written by the UCLA DAQ software.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ace_core.errors import InputFormatError
+
+__all__ = [
+    "EVENT_TABLE_COLUMNS",
+    "NOTES_FILE",
+    "NOTES_HEADER",
+    "events_on_both_clocks",
+    "map_between_clocks",
+    "nearest_frame",
+    "read_notes",
+    "write_notes_csv",
+]
+
+NOTES_FILE = "notes.csv"
+NOTES_HEADER = ("Time Stamp (ms)", "Note")
+EVENT_TABLE_COLUMNS = ("source", "label", "t_ephys_s", "t_miniscope_s", "frame")
+_TIME_COLUMN, _LABEL_COLUMN = NOTES_HEADER
+
+
+# ----------------------------------------------------------------------------------------------------
+# Clock mapping through the frames
+# ----------------------------------------------------------------------------------------------------
+
+
+def _frame_clocks(frame_host_times_s: np.ndarray, t_ca_im_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    host = np.asarray(frame_host_times_s, dtype=np.float64).ravel()
+    ephys = np.asarray(t_ca_im_s, dtype=np.float64).ravel()
+    if host.shape != ephys.shape:
+        raise ValueError(
+            f"frame_host_times_s has {host.size} frames but t_ca_im_s has {ephys.size}; "
+            "both must give one time per movie frame"
+        )
+    if host.size == 0:
+        raise ValueError("no frames: the clock relation needs at least one frame")
+    for name, t in (("frame_host_times_s", host), ("t_ca_im_s", ephys)):
+        if not np.all(np.isfinite(t)):
+            raise ValueError(f"{name} contains non-finite times")
+        if np.any(np.diff(t) < 0):
+            raise ValueError(f"{name} is not non-decreasing; frame times must follow the frame order")
+    return host, ephys
+
+
+def map_between_clocks(times_s: np.ndarray, from_frames_s: np.ndarray, to_frames_s: np.ndarray) -> np.ndarray:
+    """Map ``times_s`` from one clock to the other through the frames, linearly between frames.
+
+    ``from_frames_s[k]`` and ``to_frames_s[k]`` are the times of frame ``k`` on the two clocks (both
+    non-decreasing). Times before the first or after the last frame (and NaN inputs) give NaN.
+    """
+    src, dst = _frame_clocks(from_frames_s, to_frames_s)
+    t = np.asarray(times_s, dtype=np.float64)
+    return np.interp(t, src, dst, left=np.nan, right=np.nan)
+
+
+def nearest_frame(times_s: np.ndarray, frame_times_s: np.ndarray) -> np.ndarray:
+    """Index of the frame nearest to each time (ties to the earlier frame); -1 outside the frames' span."""
+    frames = np.asarray(frame_times_s, dtype=np.float64).ravel()
+    t = np.asarray(times_s, dtype=np.float64)
+    out = np.full(t.shape, -1, dtype=np.int64)
+    if frames.size == 0:
+        return out
+    inside = np.isfinite(t) & (t >= frames[0]) & (t <= frames[-1])
+    ti = t[inside]
+    right = np.clip(np.searchsorted(frames, ti, side="left"), 0, frames.size - 1)
+    left = np.clip(right - 1, 0, frames.size - 1)
+    choose_left = np.abs(ti - frames[left]) <= np.abs(frames[right] - ti)
+    out[inside] = np.where(choose_left, left, right)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# notes.csv
+# ----------------------------------------------------------------------------------------------------
+
+
+def _notes_files(session_dir: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in session_dir.iterdir()
+        if p.is_file() and p.name.lower().startswith("notes") and p.suffix.lower() == ".csv"
+    )
+
+
+def _parse_ms(text: str) -> int | None:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if np.isfinite(value) and value == int(value) else None
+
+
+def read_notes(session_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """``(times_s, labels)`` of the session's ``notes*.csv`` (host clock, seconds since the recording start).
+
+    Column 0 is an integer number of ms, the rest of the row is the note (a note holding commas is
+    rejoined). The first line is the header and is skipped, unless its first field is an integer (a
+    header-less file). Blank lines are skipped. No notes file -> two empty arrays; more than one ->
+    :class:`InputFormatError`; a bad row -> :class:`InputFormatError` naming the line and column.
+    """
+    session_dir = Path(session_dir)
+    if not session_dir.is_dir():
+        raise InputFormatError(session_dir, "not a folder; expected a Miniscope session folder")
+    files = _notes_files(session_dir)
+    if not files:
+        return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=str)
+    if len(files) > 1:
+        raise InputFormatError(
+            session_dir, f"more than one notes file ({[p.name for p in files]}); expected at most one"
+        )
+    path = files[0]
+    times_ms: list[int] = []
+    labels: list[str] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            ms = _parse_ms(row[0])
+            if line == 1 and ms is None:  # the header
+                continue
+            if ms is None:
+                raise InputFormatError(
+                    path,
+                    f"value {row[0].strip()!r} is not an integer number of ms",
+                    line=line,
+                    column=_TIME_COLUMN,
+                )
+            if len(row) < 2:
+                raise InputFormatError(
+                    path, f"row has {len(row)} field; expected '<ms>,<note>'", line=line, column=_LABEL_COLUMN
+                )
+            times_ms.append(ms)
+            labels.append(",".join(row[1:]).strip())
+    return np.asarray(times_ms, dtype=np.float64) / 1000.0, np.asarray(labels, dtype=str)
+
+
+def write_notes_csv(session_dir: str | os.PathLike, times_ms: Sequence[int], labels: Sequence[str]) -> Path:
+    """Write ``notes.csv`` as the DAQ does (header, then ``<ms>,<note>``); returns its path."""
+    if len(times_ms) != len(labels):
+        raise ValueError(f"{len(times_ms)} times but {len(labels)} labels")
+    path = Path(session_dir) / NOTES_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(NOTES_HEADER)
+        for ms, label in zip(times_ms, labels, strict=True):
+            writer.writerow([int(round(float(ms))), str(label)])
+    os.replace(tmp, path)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------
+# Events on both clocks
+# ----------------------------------------------------------------------------------------------------
+
+
+def events_on_both_clocks(
+    ephys_events: tuple[np.ndarray, np.ndarray],
+    miniscope_notes: tuple[np.ndarray, np.ndarray],
+    frame_host_times_s: np.ndarray,
+    t_ca_im_s: np.ndarray,
+) -> pd.DataFrame:
+    """One table of all experiment events with their times on both clocks.
+
+    ``ephys_events`` is ``(times_s, labels)`` on the ephys clock (e.g. ``EphysEvents.experiment_events()``),
+    ``miniscope_notes`` is ``(times_s, labels)`` on the host clock (:func:`read_notes`). Columns:
+    ``source`` ("neuralynx"/"miniscope"), ``label``, ``t_ephys_s``, ``t_miniscope_s`` (host clock, s since
+    the recording start), ``frame`` (frame nearest to the event on its own clock; -1 outside the movie).
+    A time mapped from the other clock is NaN outside the movie's span. Rows are sorted by ephys time
+    (events without one last, in their original order).
+    """
+    host, ephys = _frame_clocks(frame_host_times_s, t_ca_im_s)
+    e_t = np.asarray(ephys_events[0], dtype=np.float64).ravel()
+    e_lab = np.asarray(ephys_events[1]).astype(str).ravel()
+    m_t = np.asarray(miniscope_notes[0], dtype=np.float64).ravel()
+    m_lab = np.asarray(miniscope_notes[1]).astype(str).ravel()
+    if e_t.size != e_lab.size or m_t.size != m_lab.size:
+        raise ValueError("each event source needs one label per time")
+    table = pd.DataFrame(
+        {
+            "source": ["neuralynx"] * e_t.size + ["miniscope"] * m_t.size,
+            "label": np.concatenate([e_lab, m_lab]).tolist(),
+            "t_ephys_s": np.concatenate([e_t, map_between_clocks(m_t, host, ephys)]),
+            "t_miniscope_s": np.concatenate([map_between_clocks(e_t, ephys, host), m_t]),
+            "frame": np.concatenate([nearest_frame(e_t, ephys), nearest_frame(m_t, host)]).astype(np.int64),
+        },
+        columns=list(EVENT_TABLE_COLUMNS),
+    )
+    return table.sort_values("t_ephys_s", kind="stable", na_position="last").reset_index(drop=True)
