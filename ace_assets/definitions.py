@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ace_assets.assets import cnmfe, ephys, miniscope, multimodal, phase, raw, sync
+from ace_assets.assets import cnmfe, ephys, miniscope, multimodal, phase, raw, sync, utilities
 from ace_assets.io_manager import ZarrProductIOManager
 from ace_assets.jobs import observe_sources_job, process_line_job
 from ace_assets.resources import (
@@ -54,6 +54,11 @@ def build_definitions(
             cnmfe.calcium_events,
             phase.event_phases,
             phase.phase_histograms,
+            utilities.denoised_movie,
+            utilities.head_orientation_angles,
+            utilities.zscored_traces,
+            utilities.event_triggered_averages,
+            utilities.experiment_events_table,
         ],
         asset_checks=[
             sync.t_ca_im_matches_movie,

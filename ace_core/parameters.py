@@ -137,6 +137,17 @@ _DEFAULTS: dict[str, Any] = {
     "window_step": 3,
     "freq_lims": [0, 15],
     "time_bandwidth": 2,
+    # --- shared utilities as products (seed names) ---
+    "denoise": False,  # V4 band/flicker removal as the first miniscope step
+    "centerHalfHeightToLeave": 90,
+    "notchHalfWidth": 3,
+    "goodRadius": 2000,
+    "frameStep": 10,
+    "cutoff": 3.0,  # Hz, flicker low-pass
+    "butterOrder": 6,
+    "frameWindow": None,  # z-score window (frames); None = whole trace
+    "framesb": 20,  # event-triggered average: frames before each event
+    "framesa": 60,  # ... and after
     # --- CaImAn (section "CaImAn block"; lab defaults) ---------------------------------------------
     **{name: default for name, (default, _) in _CAIMAN.items()},
 }

@@ -38,8 +38,9 @@ def traces_png(
     title: str,
     ylabel: str,
     window_s: tuple[float, float] | None = None,
+    markers: Sequence[tuple[float, str]] = (),
 ) -> bytes:
-    """Stacked line plots sharing a time axis (optionally zoomed to a window)."""
+    """Stacked line plots sharing a time axis (optionally zoomed to a window), with labelled event markers."""
     fig, axes = plt.subplots(len(traces), 1, figsize=(7, 1.4 + 1.2 * len(traces)), sharex=True, squeeze=False)
     for ax, y, label in zip(axes[:, 0], traces, labels, strict=True):
         t, yy = np.asarray(t_s), np.asarray(y)
@@ -51,6 +52,9 @@ def traces_png(
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_title(label, fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
+        for t_m, label in markers:
+            ax.axvline(t_m, color="r", lw=0.8)
+            ax.text(t_m, ax.get_ylim()[1], f" {label}"[:28], color="r", fontsize=6, va="top", rotation=90)
     axes[0, 0].figure.suptitle(title, fontsize=9)
     axes[-1, 0].set_xlabel("time (s)", fontsize=8)
     return _to_png(fig)

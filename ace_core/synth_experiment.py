@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import i0
 
-from ace_core import catalog, miniscope, neuralynx
+from ace_core import catalog, experiment_events, head_orientation, miniscope, neuralynx
 from ace_core.synth_calcium import CalciumMovieSpec, CalciumTruth, iter_frame_chunks, make_truth
 from ace_core.synth_lfp import OscillationSpec, oscillation_phase, synth_lfp
 
@@ -70,6 +70,8 @@ class ExperimentSpec:
     drug: str = "ketamine"
     drug_start_s: float | None = None  # session time of the drug annotation (default: middle of the movie)
     crop_coords: tuple[int, int, int, int] | None = None  # written to the line's analysis_parameters.csv row
+    head_orientation: bool = False  # write Miniscope/headOrientation.csv with a known rotation (yaw wraps)
+    note_label: str | None = "LED check"  # a Miniscope notes.csv entry at the drug annotation's time
 
     @property
     def n_frames(self) -> int:
@@ -93,6 +95,7 @@ class ExperimentTruth:
     spike_phase_rad: np.ndarray  # true LFP phase (wrapped) at each frame, shared by all neurons
     locked: np.ndarray  # (N,) bool
     relative_dirs: dict[str, str]  # CSV directory values, relative to data_path
+    head_euler_rad: np.ndarray | None = None  # (T, 3) roll, pitch, yaw written at each frame's host time
 
 
 def _frame_times(spec: ExperimentSpec, t_first_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -179,6 +182,30 @@ def _write_neuralynx(
     return events, int((~keep).sum())
 
 
+def _write_head_and_notes(
+    spec: ExperimentSpec, session_dir: Path, host_ms: np.ndarray, frame_times_s: np.ndarray
+) -> np.ndarray | None:
+    """BNO head orientation (roll/pitch sinusoids, yaw ramping through +-180 deg) and one typed note."""
+    if spec.note_label:
+        drug_s = spec.drug_start_s if spec.drug_start_s is not None else float(np.median(frame_times_s))
+        k = int(np.clip(np.searchsorted(frame_times_s, drug_s), 0, host_ms.size - 1))
+        experiment_events.write_notes_csv(session_dir, [int(host_ms[k])], [spec.note_label])
+    if not spec.head_orientation:
+        return None
+    t = host_ms / 1e3
+    euler = np.stack(
+        [
+            np.radians(20) * np.sin(2 * np.pi * 0.1 * t),
+            np.radians(15) * np.cos(2 * np.pi * 0.07 * t),
+            np.angle(np.exp(1j * (np.radians(150) + 2 * np.pi * t / 40.0))),
+        ],
+        axis=1,
+    )
+    quats = head_orientation.euler_to_quat(euler[:, 0], euler[:, 1], euler[:, 2])
+    head_orientation.write_head_orientation_csv(session_dir / miniscope.DEVICE_DIR, host_ms, quats)
+    return euler
+
+
 def _validate(spec: ExperimentSpec) -> None:
     n = spec.n_frames
     if spec.ttl_gap is not None:
@@ -244,6 +271,7 @@ def generate_experiment(data_path: str | Path, spec: ExperimentSpec) -> Experime
         },
         recording_start=stamp + dt.timedelta(minutes=5),
     )
+    head = _write_head_and_notes(spec, data_path / calcium_rel, host_ms, frame_times)
 
     dropped = (
         np.arange(spec.ttl_gap[0], spec.ttl_gap[0] + spec.ttl_gap[1]) if spec.ttl_gap else np.zeros(0, int)
@@ -271,6 +299,7 @@ def generate_experiment(data_path: str | Path, spec: ExperimentSpec) -> Experime
             "ephys directory": ephys_rel.as_posix(),
             "calcium imaging directory": calcium_rel.as_posix(),
         },
+        head_euler_rad=head,
     )
     save_truth(truth)
     return truth
@@ -300,6 +329,7 @@ def save_truth(truth: ExperimentTruth) -> None:
         nonrigid_wavevectors_cyc_per_px=c.nonrigid.wavevectors_cyc_per_px,
         nonrigid_phases_rad=c.nonrigid.phases_rad,
         nonrigid_amplitudes_px=c.nonrigid.amplitudes_px,
+        **({"head_euler_rad": truth.head_euler_rad} if truth.head_euler_rad is not None else {}),
     )
     s = truth.spec
     meta = {
@@ -384,7 +414,9 @@ def load_truth_json(truth_dir: str | Path) -> dict:
 def demo_specs() -> list[ExperimentSpec]:
     """The demo project: a clean line, a TTL gap + spurious edge line, a 2-segment 30 fps line."""
     return [
-        ExperimentSpec(line="1", subject_id="SIM01", seed=1, crop_coords=(6, 4, 122, 120)),
+        ExperimentSpec(
+            line="1", subject_id="SIM01", seed=1, crop_coords=(6, 4, 122, 120), head_orientation=True
+        ),
         ExperimentSpec(
             line="2",
             subject_id="SIM01",

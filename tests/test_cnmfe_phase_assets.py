@@ -61,6 +61,11 @@ def test_injected_phase_is_recovered_for_both_lines(processed):
         curated = xr.open_zarr(root / "store" / "curated_estimates" / f"{line}.zarr")
         assert curated.attrs["curation_source"] == "automatic proposal (min_SNR, rval_thr)"
         assert truths[line].calcium.footprints.shape[0] <= curated.sizes["unit"] <= 12
+        eta = xr.open_zarr(root / "store" / "event_triggered_averages" / f"{line}.zarr")
+        assert eta["average"].shape == (curated.sizes["unit"], 20 + 60 + 1)  # framesb + framesa + 1 lags
+        assert int(eta["n_events_used"].sum()) > 0
+        z = xr.open_zarr(root / "store" / "zscored_traces" / f"{line}.zarr")["z"].values
+        np.testing.assert_allclose(z.mean(axis=1), 0, atol=1e-4)  # whole-trace z-score by default
 
 
 def test_curation_file_on_other_estimates_is_an_error(processed):

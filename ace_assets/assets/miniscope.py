@@ -111,7 +111,10 @@ def movie_projections(
 
 
 @dg.asset(
-    **_GROUP, deps=[raw_miniscope, PARAMETER_SOURCES["crop_parameters"]], kinds={"zarr"}, code_version="1"
+    **_GROUP,
+    deps=[raw_miniscope, "denoised_movie", PARAMETER_SOURCES["crop_parameters"]],
+    kinds={"zarr"},
+    code_version="1",
 )
 def cropped_movie(
     context: dg.AssetExecutionContext, config: CropConfig, paths: AcePaths, parameters: LineParameters
@@ -138,12 +141,15 @@ def cropped_movie(
     h, w = box.shape
     path = paths.product_path("cropped_movie", line)
     progress = frame_progress(context, "crop")
+    # The raw movie (uint8, lossless), or its V4-denoised version (float32) when the line has `denoise: TRUE`.
+    denoised = bool(lp["denoise"])
+    source = ZarrMovieSource(paths.product_path("denoised_movie", line)) if denoised else MiniscopeSource(rec)
     with MovieWriter(
         path,
         rec.n_frames,
         h,
         w,
-        dtype="uint8",
+        dtype="float32" if denoised else "uint8",
         chunk_frames=CHUNK_FRAMES,
         attrs={
             "frame_rate_hz": rec.frame_rate_hz,
@@ -151,9 +157,10 @@ def cropped_movie(
             "crop_box": [box.row0, box.row1, box.col0, box.col1],
             "source": str(rec.device_dir),
             "warnings": warnings,
+            "denoised": denoised,
         },
     ) as writer:
-        for start, frames in iter_chunks(MiniscopeSource(rec), CHUNK_FRAMES):
+        for start, frames in iter_chunks(source, CHUNK_FRAMES):
             writer.write(start, crop.crop_frames(frames, box))
             progress(start + frames.shape[0], rec.n_frames)
         writer.add_variables(xr.Dataset({"timestamps_s": ("frame", rec.timestamps_s)}))

@@ -59,6 +59,16 @@ PARAMETER_GROUPS: dict[str, list[str]] = {
         }
     ),
     "event_parameters": ["derivative_for_estimates", "event_height", "event_height_sd"],
+    "denoise_parameters": [
+        "denoise",
+        "centerHalfHeightToLeave",
+        "notchHalfWidth",
+        "goodRadius",
+        "frameStep",
+        "cutoff",
+        "butterOrder",
+    ],
+    "trace_analysis_parameters": ["frameWindow", "framesb", "framesa"],
     "motion_parameters": [
         "apply_motion_correction",
         "pw_rigid",
