@@ -60,13 +60,25 @@ def traces_png(
     return _to_png(fig)
 
 
-def spectrogram_png(t_s: np.ndarray, f_hz: np.ndarray, psd_db: np.ndarray, *, title: str) -> bytes:
-    """Time-frequency image in dB with a robust colour range."""
+def spectrogram_png(
+    t_s: np.ndarray,
+    f_hz: np.ndarray,
+    psd_db: np.ndarray,
+    *,
+    title: str,
+    markers: Sequence[tuple[float, str]] = (),
+) -> bytes:
+    """Time-frequency image in dB with a robust colour range, and labelled event markers."""
     fig, ax = plt.subplots(figsize=(7, 3))
     finite = psd_db[np.isfinite(psd_db)]
     vmin, vmax = np.percentile(finite, [5, 99.5]) if finite.size else (None, None)
     mesh = ax.pcolormesh(t_s, f_hz, psd_db, shading="nearest", vmin=vmin, vmax=vmax, cmap="magma")
     fig.colorbar(mesh, ax=ax, label="power (dB)")
+    for t_m, label in markers:
+        ax.axvline(t_m, color="c", lw=0.8)
+        ax.text(
+            t_m, f_hz[-1] if len(f_hz) else 0, f" {label}"[:28], color="c", fontsize=6, va="top", rotation=90
+        )
     ax.set_xlabel("time (s)", fontsize=8)
     ax.set_ylabel("frequency (Hz)", fontsize=8)
     ax.set_title(title, fontsize=9)

@@ -128,7 +128,7 @@ def test_launchpad_config_overrides_the_csv(project):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(experiment_lines.name, ["7"])
         result = dg.materialize(
-            [raw.raw_neuralynx, ephys.lfp, ephys.filtered_lfp, ephys.lfp_spectrogram],
+            [raw.raw_neuralynx, ephys.lfp, ephys.filtered_lfp, ephys.lfp_spectrogram, sync.ttl_events],
             partition_key="7",
             resources=defs.resources,
             instance=instance,

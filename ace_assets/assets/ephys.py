@@ -197,9 +197,12 @@ def lfp_spectrogram(
     context: dg.AssetExecutionContext,
     config: LfpSpectrogramConfig,
     lfp: xr.Dataset,
+    ttl_events: xr.Dataset,
     parameters: LineParameters,
 ) -> xr.Dataset:
     """Multitaper spectrogram (reference 3.9) of the broadband LFP, after anti-alias decimation.
+
+    The preview marks the experiment events (non-TTL Neuralynx events, e.g. drug start).
 
     Computed on the unfiltered channel: a spectrogram of the band-passed signal would only show the pass
     band, while a person looks here for slow-wave power against the other bands.
@@ -258,7 +261,20 @@ def lfp_spectrogram(
             **notes,
             "preview": md.png(
                 preview.spectrogram_png(
-                    t_s, spec.f_hz, spec.psd_db, title=f"line {line}: {lfp.attrs['channel_name']} spectrogram"
+                    t_s,
+                    spec.f_hz,
+                    spec.psd_db,
+                    title=f"line {line}: {lfp.attrs['channel_name']} spectrogram",
+                    markers=[
+                        (float(t), str(lab))
+                        for t, lab, ttl in zip(
+                            ttl_events["time_s"].values,
+                            ttl_events["label"].values,
+                            ttl_events["is_ttl"].values,
+                            strict=True,
+                        )
+                        if not ttl
+                    ],
                 )
             ),
             **md.parameters(p, lp.unknown_columns),
