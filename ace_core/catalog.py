@@ -478,7 +478,29 @@ def line_parameters(project_path: str | os.PathLike[str], line: str) -> LinePara
             notes=(f"no {PARAMETERS_CSV} in {path.parent}: defaults",),
             source=None,
         )
+    return _line_parameters_from_table(path, _read_table(path), line)
+
+
+def parameters_by_line(
+    project_path: str | os.PathLike[str], lines: Iterable[str]
+) -> tuple[dict[str, LineParameters], dict[str, CatalogError]]:
+    """:func:`line_parameters` of many lines from one read of the file: (parameters, errors) by line."""
+    path = Path(project_path) / PARAMETERS_CSV
+    if not path.exists():
+        return {str(line): line_parameters(project_path, str(line)) for line in lines}, {}
     table = _read_table(path)
+    found: dict[str, LineParameters] = {}
+    errors: dict[str, CatalogError] = {}
+    for line in map(str, lines):
+        try:
+            found[line] = _line_parameters_from_table(path, table, line)
+        except CatalogError as exc:
+            errors[line] = exc
+    return found, errors
+
+
+def _line_parameters_from_table(path: Path, table: _Table, line: str) -> LineParameters:
+    values = copy.deepcopy(dict(DEFAULT_PARAMETERS))
     if line not in table.rows:
         raise CatalogError(
             path, f"no row for this line ({len(table.rows)} lines in the file)", line=line, column=LINE_COLUMN

@@ -23,8 +23,6 @@ Marked `e2e`; about 4 minutes on a 2-core machine (`-m "not e2e"` skips it).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -32,22 +30,17 @@ import pytest
 
 from ace_core import catalog
 from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
+from ace_core.synth_experiment import ExperimentSpec
 from tests.test_webserver_e2e import (
     JOB,
     LOCATION,
     POLL_S,
-    REPO_ROOT,
     REPOSITORY,
     Server,
     _failure_report,
-    _free_port,
-    _restore_default_sigint,
-    _stop,
-    _venv_bin,
     _wait_for_location,
     _wait_for_sensor_runs,
-    _wait_until_up,
+    dagster_dev_server,
 )
 
 LINES = ["1", "2"]
@@ -77,52 +70,8 @@ def _specs() -> list[ExperimentSpec]:
 
 @pytest.fixture(scope="module")
 def ops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("ace_ops_e2e")
-    project, data, store, home = tmp / "project", tmp / "data", tmp / "store", tmp / "home"
-    truths = generate_project(project, data, _specs())
-    home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
-
-    env = dict(os.environ)
-    env.update(
-        DAGSTER_HOME=str(home),
-        ACE_PROJECT_PATH=str(project),
-        ACE_DATA_PATH=str(data),
-        ACE_STORE_PATH=str(store),
-        PATH=os.pathsep.join([str(_venv_bin()), env.get("PATH", "")]),
-        PYTHONUNBUFFERED="1",
-    )
-    port = _free_port()
-    log_path = tmp / "dagster_dev.log"
-    cmd = [str(_venv_bin() / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_restore_default_sigint,
-        )
-    server = Server(
-        url=f"http://127.0.0.1:{port}",
-        proc=proc,
-        log_path=log_path,
-        store=store,
-        truths=truths,
-        started_at=time.monotonic(),
-        started_wall=time.time(),
-    )
-    try:
-        _wait_until_up(server)
+    with dagster_dev_server(tmp_path_factory.mktemp("ace_ops_e2e"), _specs(), DAGSTER_YAML) as server:
         yield server
-    except BaseException:
-        print(f"--- tail of {log_path} ---\n{server.log_tail()}")
-        raise
-    finally:
-        _stop(proc)
 
 
 # --- GraphQL -------------------------------------------------------------------------------------------

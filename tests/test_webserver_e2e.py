@@ -12,6 +12,7 @@ Marked `e2e`; it runs by default and takes about 40 s on a 2-core machine (`-m "
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -154,16 +155,13 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("ace_e2e")
+@contextlib.contextmanager
+def dagster_dev_server(tmp: Path, specs: list[ExperimentSpec], dagster_yaml: str) -> Iterator[Server]:
+    """Generate a project from `specs` under `tmp` and serve it with `dagster dev` until the block exits."""
     project, data, store, home = tmp / "project", tmp / "data", tmp / "store", tmp / "home"
-    specs = _specs()
     truths = generate_project(project, data, specs)
-    # The lines are 27 s of ephys, shorter than the default 30 s LFP spectrogram window: lfp_spectrogram
-    # shortens the window (with a warning) instead of failing the run.
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(dagster_yaml)
 
     env = dict(os.environ)
     env.update(
@@ -205,6 +203,16 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         raise
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # The lines are 27 s of ephys, shorter than the default 30 s LFP spectrogram window: lfp_spectrogram
+    # shortens the window (with a warning) instead of failing the run.
+    with dagster_dev_server(
+        tmp_path_factory.mktemp("ace_e2e"), _specs(), "telemetry:\n  enabled: false\n"
+    ) as server:
+        yield server
 
 
 # --- GraphQL -------------------------------------------------------------------------------------------

@@ -13,6 +13,18 @@ from ace_core import catalog, curation, fingerprint
 from ace_core.errors import AceError
 from ace_core.parameters import CAIMAN_PARAMETERS
 
+# CaImAn's motion-correction block (used by motion correction, not by CNMF-E).
+_MOTION = [
+    "pw_rigid",
+    "shifts_opencv",
+    "max_shifts",
+    "gSig_filt",
+    "strides",
+    "overlaps",
+    "max_deviation_rigid",
+    "border_nan",
+]
+
 # Parameter names each product depends on (the same lists the assets read their values with).
 PARAMETER_GROUPS: dict[str, list[str]] = {
     "lfp_parameters": [
@@ -45,19 +57,7 @@ PARAMETER_GROUPS: dict[str, list[str]] = {
     ],
     "miniscope_filter_parameters": ["n", "cut", "ftype", "btype", "inline"],
     "miniscope_spectrogram_parameters": ["window_length", "window_step", "freq_lims", "time_bandwidth"],
-    "cnmfe_parameters": sorted(
-        set(CAIMAN_PARAMETERS)
-        - {
-            "pw_rigid",
-            "shifts_opencv",
-            "max_shifts",
-            "gSig_filt",
-            "strides",
-            "overlaps",
-            "max_deviation_rigid",
-            "border_nan",
-        }
-    ),
+    "cnmfe_parameters": sorted(set(CAIMAN_PARAMETERS) - set(_MOTION)),
     "event_parameters": ["derivative_for_estimates", "event_height", "event_height_sd"],
     "denoise_parameters": [
         "denoise",
@@ -69,17 +69,7 @@ PARAMETER_GROUPS: dict[str, list[str]] = {
         "butterOrder",
     ],
     "trace_analysis_parameters": ["frameWindow", "framesb", "framesa"],
-    "motion_parameters": [
-        "apply_motion_correction",
-        "pw_rigid",
-        "shifts_opencv",
-        "max_shifts",
-        "gSig_filt",
-        "strides",
-        "overlaps",
-        "max_deviation_rigid",
-        "border_nan",
-    ],
+    "motion_parameters": ["apply_motion_correction", *_MOTION],
 }
 
 
@@ -135,15 +125,12 @@ def _parameter_source(name: str, names: list[str]):
         "analysis_parameters.csv); version = hash of those values.",
     )
     def _observe(context, paths: AcePaths) -> dg.DataVersionsByPartition:
-        versions = {}
-        for line in _lines(context):
-            try:
-                versions[line] = fingerprint.values_fingerprint(
-                    catalog.line_parameters(paths.project_path, line).subset(names)
-                )
-            except AceError as exc:
-                context.log.warning(f"line {line}: {exc}")
-        return dg.DataVersionsByPartition(versions)
+        found, errors = catalog.parameters_by_line(paths.project_path, _lines(context))
+        for line, exc in errors.items():
+            context.log.warning(f"line {line}: {exc}")
+        return dg.DataVersionsByPartition(
+            {line: fingerprint.values_fingerprint(lp.subset(names)) for line, lp in found.items()}
+        )
 
     return _observe
 
