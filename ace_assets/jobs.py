@@ -1,4 +1,6 @@
-"""Jobs: process one experiment line end to end."""
+"""Jobs: process one experiment line end to end; the selections that reprocessing uses."""
+
+from collections.abc import Iterable
 
 import dagster as dg
 
@@ -18,3 +20,17 @@ observe_sources_job = dg.define_asset_job(
     description="Record the current data versions of every line's raw folders and parameter groups "
     "(what makes changed lines' products show as stale).",
 )
+
+
+def product_keys(asset_graph) -> list[dg.AssetKey]:
+    """Every derived product (not the observed sources), sorted."""
+    return sorted((dg.AssetSelection.all() - SOURCES).resolve(asset_graph))
+
+
+def reprocess_keys(asset_graph, keys: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
+    """`keys` and every product downstream of them: what must be re-made when they change.
+
+    Dagster's staleness is direct-only, so re-making a product without its descendants would leave them
+    built on the old version.
+    """
+    return sorted((dg.AssetSelection.assets(*keys).downstream() - SOURCES).resolve(asset_graph))

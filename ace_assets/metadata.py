@@ -7,6 +7,8 @@ from typing import Any
 
 import dagster as dg
 
+from ace_core.quality import QualityReport
+
 
 def png(png_bytes: bytes, alt: str = "preview") -> dg.MetadataValue:
     """Embed a PNG in the event log as Markdown (shown inline in the asset's materialization view)."""
@@ -19,3 +21,12 @@ def parameters(values: dict[str, Any], unknown_columns: tuple[str, ...] = ()) ->
     if unknown_columns:
         out["unknown_parameter_columns"] = dg.MetadataValue.json(list(unknown_columns))
     return out
+
+
+def check_result(
+    report: QualityReport, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN
+) -> dg.AssetCheckResult:
+    """An asset-check result carrying the report's verdict, reason and numbers."""
+    return dg.AssetCheckResult(
+        passed=report.passed, severity=severity, description=report.description, metadata=report.metadata
+    )

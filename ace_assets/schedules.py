@@ -9,7 +9,7 @@ import os
 
 import dagster as dg
 
-from ace_assets.jobs import SOURCES, process_line_job
+from ace_assets.jobs import process_line_job, product_keys, reprocess_keys
 from ace_assets.partitions import experiment_lines
 from ace_assets.staleness import stale_or_missing
 
@@ -24,18 +24,16 @@ NIGHTLY_CRON = os.environ.get("ACE_NIGHTLY_CRON", "0 2 * * *")
 )
 def nightly_reprocess(context: dg.ScheduleEvaluationContext):
     graph = context.repository_def.asset_graph
-    products = (dg.AssetSelection.all() - SOURCES).resolve(graph)
     lines = context.instance.get_dynamic_partitions(experiment_lines.name)
-    todo = stale_or_missing(context.instance, graph, sorted(products), lines)
+    todo = stale_or_missing(context.instance, graph, product_keys(graph), lines)
     if not todo:
         return dg.SkipReason(f"all {len(lines)} lines are up to date")
     requests = []
     for line, keys in todo.items():
-        selection = (dg.AssetSelection.assets(*keys).downstream() - SOURCES).resolve(graph)
         requests.append(
             dg.RunRequest(
                 partition_key=line,
-                asset_selection=sorted(selection),
+                asset_selection=reprocess_keys(graph, keys),
                 tags={
                     "ace/trigger": "nightly",
                     "ace/reason": ",".join(k.to_user_string() for k in keys)[:200],

@@ -22,15 +22,39 @@ def stale_status_resolver(instance: dg.DagsterInstance, asset_graph) -> CachingS
     return CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
 
 
+def _reason(cause) -> str:
+    """'crop_parameters changed' rather than Dagster's 'has a new dependency data version'."""
+    if cause.dependency is not None and cause.category.value == "DATA":
+        return f"{cause.dependency.asset_key.to_user_string()} changed"
+    if cause.category.value == "CODE":
+        return f"code version {cause.reason}"
+    return cause.reason
+
+
+def not_fresh(
+    instance: dg.DagsterInstance, asset_graph, keys: Iterable[dg.AssetKey], lines: Iterable[str]
+) -> dict[str, dict[dg.AssetKey, tuple[str, list[str]]]]:
+    """For each line, its missing or stale products with the status and the reasons ("dep: reason").
+
+    Lines whose products are all fresh are left out.
+    """
+    resolver = stale_status_resolver(instance, asset_graph)
+    keys = list(keys)
+    out: dict[str, dict[dg.AssetKey, tuple[str, list[str]]]] = {}
+    for line in lines:
+        for key in keys:
+            status = resolver.get_status(key, line)
+            if status == StaleStatus.MISSING:
+                out.setdefault(line, {})[key] = ("missing", [])
+            elif status == StaleStatus.STALE:
+                causes = resolver.get_stale_causes(key, line)
+                reasons = [_reason(c) for c in causes]
+                out.setdefault(line, {})[key] = ("stale", reasons)
+    return out
+
+
 def stale_or_missing(
     instance: dg.DagsterInstance, asset_graph, keys: Iterable[dg.AssetKey], lines: Iterable[str]
 ) -> dict[str, list[dg.AssetKey]]:
     """For each line, the product keys that are missing or stale (lines with none are left out)."""
-    resolver = stale_status_resolver(instance, asset_graph)
-    keys = list(keys)
-    out: dict[str, list[dg.AssetKey]] = {}
-    for line in lines:
-        todo = [k for k in keys if resolver.get_status(k, line) in (StaleStatus.STALE, StaleStatus.MISSING)]
-        if todo:
-            out[line] = todo
-    return out
+    return {line: list(todo) for line, todo in not_fresh(instance, asset_graph, keys, lines).items()}

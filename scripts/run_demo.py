@@ -32,18 +32,15 @@ from ace_core.synth_lfp import oscillation_phase  # noqa: E402
 # Step logs go to the instance (visible in the UI); the terminal shows warnings and the summary table.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
-DAGSTER_YAML = """\
-# Local development instance: SQLite storage under this folder.
-telemetry:
-  enabled: false
-"""
+# The embedded default instance (SQLite on local disk, telemetry off, run queue and pool limits).
+DAGSTER_YAML = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
 
 
 def ensure_instance_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DAGSTER_YAML)
+        shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
     return home
 
 

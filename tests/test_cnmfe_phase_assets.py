@@ -49,8 +49,10 @@ def test_injected_phase_is_recovered_for_both_lines(processed):
     root, truths, _, _, results = processed
     for line, res in results.items():
         assert res.success
-        checks = {c.check_name: c.passed for c in res.get_asset_check_evaluations()}
-        assert checks["enough_events_for_statistics"] and checks["low_confidence_event_fraction"]
+        checks = {c.check_name: c for c in res.get_asset_check_evaluations()}
+        for name in ("enough_events_for_statistics", "low_confidence_event_fraction", "cnmfe_component_count",
+                     "ttl_sync_quality", "lfp_nan_fraction", "t_ca_im_matches_movie"):
+            assert checks[name].passed and checks[name].partition == line, (name, checks[name].description)
         hist = xr.open_zarr(root / "store" / "phase_histograms" / f"{line}.zarr")
         err = np.degrees(np.angle(np.exp(1j * (hist.attrs["pooled_mean_angle_rad_ephys"] - PHI[line]))))
         assert abs(err) < 10.0, f"line {line}: recovered phase off by {err:.1f} deg"
@@ -61,6 +63,7 @@ def test_injected_phase_is_recovered_for_both_lines(processed):
         curated = xr.open_zarr(root / "store" / "curated_estimates" / f"{line}.zarr")
         assert curated.attrs["curation_source"] == "automatic proposal (min_SNR, rval_thr)"
         assert truths[line].calcium.footprints.shape[0] <= curated.sizes["unit"] <= 12
+        assert checks["cnmfe_component_count"].metadata["n_good"].value == curated.sizes["unit"]
         eta = xr.open_zarr(root / "store" / "event_triggered_averages" / f"{line}.zarr")
         assert eta["average"].shape == (curated.sizes["unit"], 20 + 60 + 1)  # framesb + framesa + 1 lags
         assert int(eta["n_events_used"].sum()) > 0

@@ -25,6 +25,8 @@ ASSETS = [
     sync.ttl_events,
     sync.t_ca_im,
     sync.t_ca_im_matches_movie,
+    sync.ttl_sync_quality,
+    ephys.lfp_nan_fraction,
     multimodal.ephys_frame_index,
 ]
 DERIVED = [
@@ -70,8 +72,15 @@ def test_two_partitions_materialize_and_match_truth(project):
         for line in truths:
             result = dg.materialize(ASSETS, partition_key=line, resources=defs.resources, instance=instance)
             assert result.success
-            (check,) = result.get_asset_check_evaluations()
-            assert check.passed and check.partition == line, check.description
+            checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+            assert sorted(checks) == ["lfp_nan_fraction", "t_ca_im_matches_movie", "ttl_sync_quality"]
+            for check in checks.values():
+                assert check.passed and check.partition == line, check.description
+            # The sync-quality numbers are the generator's: filled frames = dropped edges, the true rate.
+            sync_md = checks["ttl_sync_quality"].metadata
+            assert sync_md["frames_filled"].value == truths[line].dropped_frames.size
+            assert abs(sync_md["frame_rate_hz_measured"].value - truths[line].spec.frame_rate_hz) < 0.01
+            assert checks["lfp_nan_fraction"].metadata["nan_fraction"].value == 0.0  # one segment
         for name in DERIVED:
             assert instance.get_materialized_partitions(dg.AssetKey(name)) == set(truths), name
 

@@ -60,10 +60,10 @@ concurrency:
 """
 
 
-def _specs() -> list[ExperimentSpec]:
+def _specs(duration_s: float = DURATION_S) -> list[ExperimentSpec]:
     movie = CalciumMovieSpec(height_px=48, width_px=48, n_neurons=3)
     return [
-        ExperimentSpec(line=line, seed=20 + i, duration_s=DURATION_S, frame_rate_hz=FPS, movie=movie)
+        ExperimentSpec(line=line, seed=20 + i, duration_s=duration_s, frame_rate_hz=FPS, movie=movie)
         for i, line in enumerate(LINES)
     ]
 
@@ -182,6 +182,47 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return min(a[1], b[1]) - max(a[0], b[0])
 
 
+def _runs_at_once(server: Server, sensor_runs: dict[str, list[dict]]) -> list[dict]:
+    """The lines' successful sensor runs if they overlapped in time, else two `process_line` runs launched
+    at once; asserts that the returned runs did overlap (two runs executing together)."""
+    run_ids = [next(r["runId"] for r in sensor_runs[line] if r["status"] == "SUCCESS") for line in LINES]
+    runs = [_run(server, rid) for rid in run_ids]
+    spans = [(r["startTime"], r["endTime"]) for r in runs]
+    if _overlap(*spans) <= 0:
+        print(f"sensor runs did not overlap ({spans}): launching two more process_line runs at once")
+        run_ids = [_launch_job(server, JOB, {"dagster/partition": line}) for line in LINES]
+        runs = list(_wait_for_runs(server, run_ids).values())
+        spans = [(r["startTime"], r["endTime"]) for r in runs]
+    assert _overlap(*spans) > 0, f"the two process_line runs never ran at the same time: {spans}"
+    return runs
+
+
+def _backfill(server: Server, assets: list[str], partitions: list[str]) -> tuple[dict, set[str]]:
+    """Backfill `assets` for `partitions`, wait until it completes, and check that every backfill run
+    succeeded and re-materialized every asset partition; returns the backfill and its run ids."""
+    params = {"partitionNames": partitions, "assetSelection": [{"path": [asset]} for asset in assets]}
+    launched = server.gql(LAUNCH_BACKFILL_M, {"params": params})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill_id = launched["backfillId"]
+    deadline = time.monotonic() + BACKFILL_TIMEOUT_S
+    while True:
+        backfill = server.gql(BACKFILL_Q, {"id": backfill_id})["partitionBackfillOrError"]
+        assert backfill["__typename"] == "PartitionBackfill", backfill
+        if backfill["status"] in ("COMPLETED_SUCCESS", "COMPLETED"):
+            break
+        assert backfill["status"] not in ("FAILED", "COMPLETED_FAILED", "CANCELED", "CANCELING"), backfill
+        assert time.monotonic() < deadline, f"backfill not done within {BACKFILL_TIMEOUT_S} s: {backfill}"
+        time.sleep(2 * POLL_S)
+    bf_runs = server.gql(RUNS_BY_TAG_Q, {"key": "dagster/backfill", "value": backfill_id})["runsOrError"]
+    bf_run_ids = {r["runId"] for r in bf_runs["results"]}
+    assert bf_run_ids and all(r["status"] == "SUCCESS" for r in bf_runs["results"]), bf_runs
+    for asset in assets:
+        node = server.gql(MATERIALIZATIONS_Q, {"path": [asset], "partitions": partitions})["assetNodeOrError"]
+        by_backfill = {m["partition"] for m in node["assetMaterializations"] if m["runId"] in bf_run_ids}
+        assert sorted(by_backfill) == sorted(partitions), (asset, node["assetMaterializations"])
+    return backfill, bf_run_ids
+
+
 def _stale(server: Server, asset: str, partition: str) -> tuple[str, list[str]]:
     node = server.gql(STALE_Q, {"path": [asset], "partition": partition})["assetNodeOrError"]
     assert node["__typename"] == "AssetNode", node
@@ -206,18 +247,12 @@ def _check_operations(server: Server) -> None:
 
     # 1. The sensor adds both lines and launches one process_line run per line; both succeed.
     sensor_runs = _wait_for_sensor_runs(server, LINES)
-    run_ids = [next(r["runId"] for r in sensor_runs[line] if r["status"] == "SUCCESS") for line in LINES]
-    runs = [_run(server, rid) for rid in run_ids]
     print(f"sensor runs SUCCESS after {time.monotonic() - t0:.1f} s")
 
     # 2. Pool `motion_correction` (limit 1): the runs overlap, their motion_correction_step steps do not.
+    runs = _runs_at_once(server, sensor_runs)
+    run_ids = [r["runId"] for r in runs]
     spans = [(r["startTime"], r["endTime"]) for r in runs]
-    if _overlap(*spans) <= 0:
-        print(f"sensor runs did not overlap ({spans}): launching two more process_line runs at once")
-        run_ids = [_launch_job(server, JOB, {"dagster/partition": line}) for line in LINES]
-        runs = list(_wait_for_runs(server, run_ids).values())
-        spans = [(r["startTime"], r["endTime"]) for r in runs]
-    assert _overlap(*spans) > 0, f"the two process_line runs never ran at the same time: {spans}"
     steps = [_step(r, POOL_STEP) for r in runs]
     step_spans = [(s["startTime"], s["endTime"]) for s in steps]
     assert _overlap(*step_spans) <= 0, f"{POOL_STEP} steps overlapped despite pool limit 1: {step_spans}"
@@ -231,29 +266,7 @@ def _check_operations(server: Server) -> None:
 
     # 3. Observe the sources, then backfill filtered_lfp + lfp_phase for both lines.
     _wait_for_runs(server, [_launch_job(server, OBSERVE_JOB)])
-    params = {
-        "partitionNames": LINES,
-        "assetSelection": [{"path": ["filtered_lfp"]}, {"path": ["lfp_phase"]}],
-    }
-    launched = server.gql(LAUNCH_BACKFILL_M, {"params": params})["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
-    deadline = time.monotonic() + BACKFILL_TIMEOUT_S
-    while True:
-        backfill = server.gql(BACKFILL_Q, {"id": backfill_id})["partitionBackfillOrError"]
-        assert backfill["__typename"] == "PartitionBackfill", backfill
-        if backfill["status"] in ("COMPLETED_SUCCESS", "COMPLETED"):
-            break
-        assert backfill["status"] not in ("FAILED", "COMPLETED_FAILED", "CANCELED", "CANCELING"), backfill
-        assert time.monotonic() < deadline, f"backfill not done within {BACKFILL_TIMEOUT_S} s: {backfill}"
-        time.sleep(2 * POLL_S)
-    bf_runs = server.gql(RUNS_BY_TAG_Q, {"key": "dagster/backfill", "value": backfill_id})["runsOrError"]
-    bf_run_ids = {r["runId"] for r in bf_runs["results"]}
-    assert bf_run_ids and all(r["status"] == "SUCCESS" for r in bf_runs["results"]), bf_runs
-    for asset in ("filtered_lfp", "lfp_phase"):
-        node = server.gql(MATERIALIZATIONS_Q, {"path": [asset], "partitions": LINES})["assetNodeOrError"]
-        by_backfill = {m["partition"] for m in node["assetMaterializations"] if m["runId"] in bf_run_ids}
-        assert sorted(by_backfill) == LINES, (asset, node["assetMaterializations"])
+    backfill, bf_run_ids = _backfill(server, ["filtered_lfp", "lfp_phase"], LINES)
     print(f"backfill {backfill['status']} ({len(bf_run_ids)} runs) after {time.monotonic() - t0:.1f} s")
 
     for asset in ("filtered_lfp", "cropped_movie"):

@@ -1,5 +1,7 @@
 """Source extraction: CNMF-E estimates -> curated estimates (decisions as data) -> calcium events."""
 
+import json
+
 import dagster as dg
 import numpy as np
 import xarray as xr
@@ -10,7 +12,7 @@ from ace_assets.partitions import experiment_lines
 from ace_assets.progress import frame_progress
 from ace_assets.resources import AcePaths, ComputeResource, LineParameters, effective_parameters
 from ace_core import calcium_events as events_core
-from ace_core import cnmfe, curation, estimates_io, preview, store
+from ace_core import cnmfe, curation, estimates_io, preview, quality, store
 from ace_core.frames import ZarrMovieSource
 
 _COMMON = dict(
@@ -84,6 +86,20 @@ def cnmfe_estimates(
         }
     )
     return ds
+
+
+@dg.asset_check(
+    asset=cnmfe_estimates,
+    partitions_def=experiment_lines,
+    blocking=False,
+    description="At least one component passes min_SNR and rval_thr, and no patch stopped at its cap K.",
+)
+def cnmfe_component_count(cnmfe_estimates: xr.Dataset) -> dg.AssetCheckResult:
+    cap = json.loads(cnmfe_estimates.attrs["params_json"]).get("K")
+    report = quality.component_count(
+        cnmfe_estimates["idx_good"].values, cnmfe_estimates["patch_of"].values, max_per_patch=cap
+    )
+    return md.check_result(report)
 
 
 @dg.asset(**_COMMON, deps=[curation_decisions], code_version="1")

@@ -8,7 +8,7 @@ from ace_assets import metadata as md
 from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_neuralynx
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths, LineParameters, effective_parameters
-from ace_core import artifacts, filters, neuralynx, preview
+from ace_core import artifacts, filters, neuralynx, preview, quality
 from ace_core.spectrogram import decimate_for_spectrogram, multitaper_spectrogram
 
 _COMMON = dict(
@@ -108,6 +108,17 @@ def lfp(
         }
     )
     return ds
+
+
+@dg.asset_check(
+    asset=lfp,
+    partitions_def=experiment_lines,
+    blocking=False,
+    description="At most 20 % of LFP samples are NaN (recording pauses between Neuralynx segments).",
+)
+def lfp_nan_fraction(lfp: xr.Dataset) -> dg.AssetCheckResult:
+    report = quality.lfp_nan_fraction(lfp["lfp_uv"].values, float(lfp.attrs["fs_hz"]))
+    return md.check_result(report)
 
 
 @dg.asset(**_COMMON, deps=[PARAMETER_SOURCES["lfp_filter_parameters"]], code_version="1")

@@ -1,8 +1,9 @@
 """Observed sources: the line's raw folders and the parameter groups each product depends on.
 
 Their data versions (cheap fingerprints, hashes of parameter values) let Dagster mark exactly the
-products of exactly the lines that changed as stale. Observe them from the UI ("Observe sources"),
-or with the `observe_sources` job.
+products of exactly the lines that changed as stale. They are observed by the `source_change_sensor`
+(which reports only the versions that changed), from the UI ("Observe sources"), with the
+`observe_sources` job, or with `ace observe`.
 """
 
 import dagster as dg
@@ -77,7 +78,67 @@ def _lines(context) -> list[str]:
     return context.instance.get_dynamic_partitions(experiment_lines.name)
 
 
-def _raw_source(name: str, description: str, folder_of, patterns: tuple[str, ...], recursive: bool):
+# Raw folders: (folder of an experiment, file patterns fingerprinted, recursive).
+RAW_FOLDERS = {
+    "raw_neuralynx": (lambda exp: exp.ephys_dir, ("*.ncs", "*.nev"), False),
+    "raw_miniscope": (
+        lambda exp: exp.calcium_dir if len(exp.calcium_dirs) == 1 else None,
+        ("*.avi", "*.csv", "*.json"),
+        True,
+    ),
+}
+
+
+def raw_versions(name: str, experiments: dict, lines: list[str]) -> dict[str, str]:
+    """Data version of each line's raw folder: names, sizes and mtimes of its files (never a content hash)."""
+    folder_of, patterns, recursive = RAW_FOLDERS[name]
+    versions = {}
+    for line in lines:
+        exp = experiments.get(line)
+        folder = folder_of(exp) if exp is not None else None
+        versions[line] = (
+            fingerprint.folder_fingerprint(folder, patterns, recursive=recursive) if folder else "missing"
+        )
+    return versions
+
+
+def parameter_versions(project_path: str, lines: list[str], log=None) -> dict[str, dict[str, str]]:
+    """Data version of every parameter group for each line (one read of analysis_parameters.csv).
+
+    Lines whose row cannot be read are left out (and logged): their products keep their last version.
+    """
+    found, errors = catalog.parameters_by_line(project_path, lines)
+    for line, exc in errors.items():
+        if log is not None:
+            log.warning(f"line {line}: {exc}")
+    return {
+        group: {line: fingerprint.values_fingerprint(lp.subset(names)) for line, lp in found.items()}
+        for group, names in PARAMETER_GROUPS.items()
+    }
+
+
+def curation_versions(project_path: str, lines: list[str]) -> dict[str, str]:
+    """Hash of each line's curation decisions file ('none' without a file)."""
+    versions = {}
+    for line in lines:
+        path = curation.decisions_path(project_path, line)
+        versions[line] = (
+            fingerprint.values_fingerprint({"text": path.read_text()}) if path.exists() else "none"
+        )
+    return versions
+
+
+def source_versions(paths: AcePaths, lines: list[str], log=None) -> dict[str, dict[str, str]]:
+    """Current data version of every observed source, by source name then line."""
+    experiments = paths.experiments()
+    return {
+        **{name: raw_versions(name, experiments, lines) for name in RAW_FOLDERS},
+        **parameter_versions(paths.project_path, lines, log),
+        "curation_decisions": curation_versions(paths.project_path, lines),
+    }
+
+
+def _raw_source(name: str, description: str):
     @dg.observable_source_asset(
         name=name, partitions_def=experiment_lines, group_name="raw", description=description
     )
@@ -86,14 +147,7 @@ def _raw_source(name: str, description: str, folder_of, patterns: tuple[str, ...
             experiments = paths.experiments()
         except (AceError, OSError) as exc:
             raise dg.Failure(f"cannot read the experiment catalog: {exc}") from exc
-        versions = {}
-        for line in _lines(context):
-            exp = experiments.get(line)
-            folder = folder_of(exp) if exp is not None else None
-            versions[line] = (
-                fingerprint.folder_fingerprint(folder, patterns, recursive=recursive) if folder else "missing"
-            )
-        return dg.DataVersionsByPartition(versions)
+        return dg.DataVersionsByPartition(raw_versions(name, experiments, _lines(context)))
 
     return _observe
 
@@ -102,17 +156,11 @@ raw_neuralynx = _raw_source(
     "raw_neuralynx",
     "The line's Neuralynx session folder (`ephys directory`); version = names, sizes and mtimes of its "
     ".ncs/.nev files.",
-    lambda exp: exp.ephys_dir,
-    ("*.ncs", "*.nev"),
-    False,
 )
 raw_miniscope = _raw_source(
     "raw_miniscope",
     "The line's UCLA Miniscope session folder (`calcium imaging directory`); version = names, sizes and "
     "mtimes of its movies, timeStamps.csv and metaData.json files.",
-    lambda exp: exp.calcium_dir if len(exp.calcium_dirs) == 1 else None,
-    ("*.avi", "*.csv", "*.json"),
-    True,
 )
 
 
@@ -125,11 +173,8 @@ def _parameter_source(name: str, names: list[str]):
         "analysis_parameters.csv); version = hash of those values.",
     )
     def _observe(context, paths: AcePaths) -> dg.DataVersionsByPartition:
-        found, errors = catalog.parameters_by_line(paths.project_path, _lines(context))
-        for line, exc in errors.items():
-            context.log.warning(f"line {line}: {exc}")
         return dg.DataVersionsByPartition(
-            {line: fingerprint.values_fingerprint(lp.subset(names)) for line, lp in found.items()}
+            parameter_versions(paths.project_path, _lines(context), context.log)[name]
         )
 
     return _observe
@@ -146,10 +191,4 @@ PARAMETER_SOURCES = {name: _parameter_source(name, names) for name, names in PAR
     "version = hash of its content ('none' without a file).",
 )
 def curation_decisions(context, paths: AcePaths) -> dg.DataVersionsByPartition:
-    versions = {}
-    for line in _lines(context):
-        path = curation.decisions_path(paths.project_path, line)
-        versions[line] = (
-            fingerprint.values_fingerprint({"text": path.read_text()}) if path.exists() else "none"
-        )
-    return dg.DataVersionsByPartition(versions)
+    return dg.DataVersionsByPartition(curation_versions(paths.project_path, _lines(context)))

@@ -8,7 +8,7 @@ from ace_assets import metadata as md
 from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_miniscope, raw_neuralynx
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths, LineParameters, effective_parameters
-from ace_core import miniscope, neuralynx, preview, ttl_sync
+from ace_core import miniscope, neuralynx, preview, quality, ttl_sync
 
 _COMMON = dict(
     partitions_def=experiment_lines, group_name="sync", kinds={"zarr", "xarray"}, io_manager_key="zarr_io"
@@ -156,3 +156,17 @@ def t_ca_im_matches_movie(t_ca_im: xr.Dataset) -> dg.AssetCheckResult:
             "frames_filled": int(t_ca_im["interpolated"].sum()),
         },
     )
+
+
+@dg.asset_check(
+    asset=t_ca_im,
+    partitions_def=experiment_lines,
+    blocking=False,
+    description="Sync quality: at most 1 % of frame times filled over TTL gaps, and the measured frame rate "
+    "within 2 % of the metadata rate.",
+)
+def ttl_sync_quality(t_ca_im: xr.Dataset) -> dg.AssetCheckResult:
+    report = quality.frame_clock_quality(
+        t_ca_im["t_ca_im_s"].values, t_ca_im["interpolated"].values, float(t_ca_im.attrs["frame_rate_hz"])
+    )
+    return md.check_result(report)

@@ -1,0 +1,120 @@
+"""Quality reports on products: the numbers behind the platform's asset checks.
+
+Each function takes plain arrays, decides pass/fail against a stated threshold and returns the numbers
+that went into the decision, so a check in the UI shows why it warned and a test can compare the numbers
+with the generator's truth.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    passed: bool
+    description: str
+    metadata: dict[str, float | int] = field(default_factory=dict)
+
+
+def lfp_nan_fraction(signal_uv: np.ndarray, fs_hz: float, max_fraction: float = 0.2) -> QualityReport:
+    """Fraction of LFP samples that are NaN (recording pauses between Neuralynx segments).
+
+    A long pause is not an error, but phases near it are unusable and a large fraction usually means the
+    wrong channel or a broken recording.
+    """
+    x = np.asarray(signal_uv)
+    n = int(x.size)
+    n_nan = int(np.count_nonzero(~np.isfinite(x)))
+    frac = n_nan / n if n else 1.0
+    return QualityReport(
+        passed=n > 0 and frac <= max_fraction,
+        description=f"{100 * frac:.1f} % of {n} samples are NaN ({n_nan / fs_hz:.2f} s of recording pauses; "
+        f"limit {100 * max_fraction:.0f} %)",
+        metadata={
+            "nan_fraction": frac,
+            "nan_seconds": n_nan / fs_hz,
+            "n_samples": n,
+            "max_nan_fraction": max_fraction,
+        },
+    )
+
+
+def frame_clock_quality(
+    t_ca_im_s: np.ndarray,
+    interpolated: np.ndarray,
+    frame_rate_hz: float,
+    max_filled_fraction: float = 0.01,
+    max_rate_error: float = 0.02,
+) -> QualityReport:
+    """Sync quality of the frame clock recovered from TTL edges.
+
+    Warns when more than `max_filled_fraction` of frame times were filled over TTL gaps (their times are
+    interpolated, so events there are low-confidence), or when the measured frame rate (median interval
+    between real edges) differs from the metadata rate by more than `max_rate_error` (a wrong `frameRate`
+    or a miswired TTL line).
+    """
+    t = np.asarray(t_ca_im_s, dtype=float)
+    filled = np.asarray(interpolated, dtype=bool)
+    n = int(t.size)
+    n_filled = int(filled.sum())
+    real_pairs = ~filled[1:] & ~filled[:-1]
+    dt = np.diff(t)[real_pairs]
+    measured = float(1.0 / np.median(dt)) if dt.size else float("nan")
+    rate_error = abs(measured - frame_rate_hz) / frame_rate_hz if dt.size else float("inf")
+    max_interval_periods = float(dt.max() * frame_rate_hz) if dt.size else float("nan")
+    frac = n_filled / n if n else 1.0
+    problems = []
+    if frac > max_filled_fraction:
+        problems.append(
+            f"{n_filled} of {n} frame times ({100 * frac:.1f} %) filled over TTL gaps "
+            f"(limit {100 * max_filled_fraction:.0f} %)"
+        )
+    if not rate_error <= max_rate_error:
+        problems.append(
+            f"measured frame rate {measured:.3f} Hz differs from the metadata's {frame_rate_hz:g} Hz "
+            f"by {100 * rate_error:.1f} % (limit {100 * max_rate_error:.0f} %)"
+        )
+    return QualityReport(
+        passed=not problems,
+        description="; ".join(problems)
+        or f"{n_filled} of {n} frame times filled; measured {measured:.3f} Hz for {frame_rate_hz:g} Hz",
+        metadata={
+            "frames_filled": n_filled,
+            "filled_fraction": frac,
+            "frame_rate_hz_measured": measured,
+            "frame_rate_error": rate_error,
+            "max_interval_periods": max_interval_periods,
+        },
+    )
+
+
+def component_count(
+    idx_good: np.ndarray, patch_of: np.ndarray, max_per_patch: int | None = None, min_good: int = 1
+) -> QualityReport:
+    """CNMF-E component counts: at least `min_good` accepted units, and no patch stopped at its cap `K`.
+
+    A patch that reached `K` components may have left neurons unseeded, so the count is a lower bound.
+    """
+    good = np.asarray(idx_good, dtype=bool)
+    patches = np.asarray(patch_of, dtype=int)
+    n, n_good = int(good.size), int(good.sum())
+    at_cap = 0
+    if max_per_patch is not None and patches.size:
+        _, counts = np.unique(patches, return_counts=True)
+        at_cap = int(np.count_nonzero(counts >= max_per_patch))
+    problems = []
+    if n_good < min_good:
+        problems.append(f"{n_good} accepted component(s) of {n} (need >= {min_good})")
+    if at_cap:
+        problems.append(f"{at_cap} patch(es) stopped at K = {max_per_patch} components")
+    return QualityReport(
+        passed=not problems,
+        description="; ".join(problems) or f"{n_good} of {n} components accepted",
+        metadata={
+            "n_components": n,
+            "n_good": n_good,
+            "good_fraction": n_good / n if n else 0.0,
+            "patches_at_K": at_cap,
+        },
+    )

@@ -1,0 +1,94 @@
+"""Sensors record source observations, so edits show as stale without anyone clicking "Observe sources".
+
+The sensors are evaluated with `build_sensor_context`, and their `asset_events` are reported to the
+instance exactly as the sensor daemon does (`report_runless_asset_event`), before the runs they request.
+"""
+
+import os
+
+import dagster as dg
+from dagster._core.definitions.data_version import StaleStatus
+
+from ace_assets.assets import ephys, raw, sync
+from ace_assets.definitions import build_definitions
+from ace_assets.sensors import experiments_csv_sensor, source_change_sensor
+from ace_assets.staleness import stale_status_resolver
+from ace_core import catalog
+from ace_core.synth_calcium import CalciumMovieSpec
+from ace_core.synth_experiment import ExperimentSpec, generate_project
+
+SMALL = CalciumMovieSpec(height_px=24, width_px=24, n_neurons=2)
+PRODUCTS = ["lfp", "filtered_lfp", "ttl_events", "t_ca_im"]
+
+
+def _tick(sensor, instance, paths, cursor=None):
+    """Evaluate a sensor and report its observations as the daemon would; returns the result."""
+    ctx = dg.build_sensor_context(instance=instance, resources={"paths": paths}, cursor=cursor)
+    result = sensor(ctx)
+    if isinstance(result, dg.SensorResult):
+        for event in result.asset_events:
+            instance.report_runless_asset_event(event)
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def test_new_lines_are_observed_before_their_run_and_edits_are_observed_by_the_sensor(tmp_path):
+    project, data = tmp_path / "project", tmp_path / "data"
+    truths = generate_project(
+        project,
+        data,
+        [ExperimentSpec(line=k, seed=50 + i, duration_s=6, movie=SMALL) for i, k in enumerate("12")],
+    )
+    defs = build_definitions(str(project), str(data), str(tmp_path / "store"))
+    paths = defs.resources["paths"]
+    assets = [
+        raw.raw_neuralynx,
+        raw.raw_miniscope,
+        *raw.PARAMETER_SOURCES.values(),
+        ephys.lfp,
+        ephys.filtered_lfp,
+        sync.ttl_events,
+        sync.t_ca_im,
+    ]
+    with dg.instance_for_test() as instance:
+        # The catalog sensor adds both lines, observes all their sources and requests their runs.
+        res = _tick(experiments_csv_sensor, instance, paths)
+        assert [r.partition_key for r in res.run_requests] == ["1", "2"]
+        n_sources = 2 + len(raw.PARAMETER_GROUPS) + 1  # raw folders, parameter groups, curation file
+        assert len(res.asset_events) == 2 * n_sources
+        for line in "12":  # the requested runs
+            assert dg.materialize(
+                assets, selection=PRODUCTS, partition_key=line, resources=defs.resources, instance=instance
+            ).success
+
+        def status(name, line):
+            return stale_status_resolver(instance, defs.resolve_asset_graph()).get_status(
+                dg.AssetKey(name), line
+            )
+
+        assert all(status(p, line) == StaleStatus.FRESH for p in PRODUCTS for line in "12")
+
+        # First tick of the source sensor: everything is new to its cursor, nothing has changed.
+        first = _tick(source_change_sensor, instance, paths)
+        assert len(first.asset_events) == 2 * n_sources
+        assert all(status(p, line) == StaleStatus.FRESH for p in PRODUCTS for line in "12")
+        quiet = _tick(source_change_sensor, instance, paths, first.cursor)
+        assert quiet.asset_events == [] and "no source of 2 lines changed" in quiet.skip_reason
+
+        # The lab edits line 2's filter and re-copies one of line 1's Neuralynx files.
+        rows = catalog.read_parameter_rows(project)
+        rows["2"]["filter_range"] = [1.0, 3.0]
+        catalog.write_parameters_csv(project / catalog.PARAMETERS_CSV, list(rows.values()))
+        ncs = sorted(truths["1"].ephys_dir.glob("*.ncs"))[0]
+        os.utime(ncs, (ncs.stat().st_atime, ncs.stat().st_mtime + 60))
+
+        changed = _tick(source_change_sensor, instance, paths, quiet.cursor)
+        assert sorted((e.asset_key.to_user_string(), e.partition) for e in changed.asset_events) == [
+            ("lfp_filter_parameters", "2"),
+            ("raw_neuralynx", "1"),
+        ]
+        assert status("filtered_lfp", "2") == StaleStatus.STALE
+        assert status("lfp", "1") == StaleStatus.STALE and status("ttl_events", "1") == StaleStatus.STALE
+        for name, line in [("filtered_lfp", "1"), ("lfp", "2"), ("ttl_events", "2"), ("t_ca_im", "2")]:
+            assert status(name, line) == StaleStatus.FRESH, (name, line)
