@@ -7,17 +7,18 @@ started on it with its own DAGSTER_HOME, whose `dagster.yaml` limits every concu
 1. the default-RUNNING `experiments_csv_sensor` adds both lines and launches one `process_line` run per
    line, and both succeed;
 2. the two runs overlapped in time but their `motion_correction_step` steps did not (the pool);
-3. `observe_sources` records every source's data version, then a partition backfill of `filtered_lfp` and
-   `lfp_phase` for both lines completes and re-materializes both partitions;
-4. after line 2's `filter_range` is edited in analysis_parameters.csv and the sources are observed again,
-   `filtered_lfp` is STALE for line 2 only, and line 2's movie products stay FRESH.
+3. a partition backfill of `filtered_lfp` and `lfp_phase` for both lines completes and re-materializes
+   both partitions;
+4. after line 2's `filter_range` and line 1's `crop_coords` are edited in analysis_parameters.csv and the
+   `observe_sources` job runs, `filtered_lfp` is STALE for line 2 only and `cropped_movie` for line 1
+   only; the other products stay FRESH.
 
-Order matters in step 3 (pitfall P6): the sensor runs materialize every product before any source was
-observed, and for partitioned observable deps staleness compares against the observation pointer recorded
-at materialization time, so a parameter change is only visible for products materialized *after* a first
-observation. The backfill after the first `observe_sources` is what makes `filtered_lfp` track it.
+For partitioned observable deps, staleness compares against the observation pointer recorded at
+materialization time (pitfall P6): a product made before its sources were ever observed never turns
+stale. `cropped_movie[1]` turning stale shows that `experiments_csv_sensor` observed the line's sources
+before launching its first run.
 
-Marked `e2e`; about 4 minutes on a 2-core machine (`-m "not e2e"` skips it).
+Marked `e2e`; about 3 minutes on a 2-core machine (`-m "not e2e"` skips it).
 """
 
 from __future__ import annotations
@@ -264,8 +265,7 @@ def _check_operations(server: Server) -> None:
     ]
     print(f"runs {spans}; {POOL_STEP} steps {step_spans}; pool-blocked messages: {blocked[:2]}")
 
-    # 3. Observe the sources, then backfill filtered_lfp + lfp_phase for both lines.
-    _wait_for_runs(server, [_launch_job(server, OBSERVE_JOB)])
+    # 3. Backfill filtered_lfp + lfp_phase for both lines.
     backfill, bf_run_ids = _backfill(server, ["filtered_lfp", "lfp_phase"], LINES)
     print(f"backfill {backfill['status']} ({len(bf_run_ids)} runs) after {time.monotonic() - t0:.1f} s")
 
@@ -273,11 +273,14 @@ def _check_operations(server: Server) -> None:
         for line in LINES:
             assert _stale(server, asset, line)[0] == "FRESH", (asset, line, _stale(server, asset, line))
 
-    # 4. Edit line 2's filter_range, observe again: only filtered_lfp[2] is stale.
+    # 4. Edit line 2's filter_range and line 1's crop, observe: only filtered_lfp[2] and cropped_movie[1]
+    #    are stale. cropped_movie was made only by the sensor's run, so its staleness shows that the sensor
+    #    observed the sources before that first run (pitfall P6).
     project = server.store.parent / "project"
     rows = catalog.read_parameter_rows(project)
     assert rows is not None and list(rows["2"]["filter_range"]) != [1.0, 3.0], rows
     rows["2"]["filter_range"] = [1.0, 3.0]
+    rows["1"]["crop_coords"] = [2, 2, 46, 46]
     catalog.write_parameters_csv(project / catalog.PARAMETERS_CSV, list(rows.values()))
     _wait_for_runs(server, [_launch_job(server, OBSERVE_JOB)])
 
@@ -286,4 +289,6 @@ def _check_operations(server: Server) -> None:
     assert any("new data version" in c for c in causes), causes
     assert _stale(server, "filtered_lfp", "1") == ("FRESH", []), _stale(server, "filtered_lfp", "1")
     assert _stale(server, "cropped_movie", "2")[0] == "FRESH", _stale(server, "cropped_movie", "2")
+    assert _stale(server, "cropped_movie", "1")[0] == "STALE", _stale(server, "cropped_movie", "1")
+    assert _stale(server, "filtered_lfp", "1")[0] == "FRESH", _stale(server, "filtered_lfp", "1")
     print(f"filtered_lfp[2] STALE: {json.dumps(causes)}; total {time.monotonic() - t0:.1f} s")
