@@ -23,12 +23,9 @@ directory is removed. Without the PostgreSQL binaries the test skips, unless ACE
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,45 +81,6 @@ def _use_deploy_yaml(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str
     return DEPLOY_YAML.read_text()
 
 
-@contextlib.contextmanager
-def _dagster_dev_on(tmp: Path, dagster_yaml: str) -> Iterator[Server]:
-    group: int | None = None
-    try:
-        with dagster_dev_server(tmp, _specs(DURATION_S), dagster_yaml) as server:
-            group = server.proc.pid  # started with start_new_session=True: its own process group
-            yield server
-    finally:
-        if group is not None:
-            _end_leftovers(group)
-
-
-def _live_members(group: int) -> dict[int, str]:
-    """Processes of process group `group` that are not zombies, with their command lines (Linux /proc)."""
-    members = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
-            continue  # exited meanwhile
-        if int(pgrp) == group and state != "Z":
-            members[int(stat.parent.name)] = cmdline[:100]
-    return members
-
-
-def _end_leftovers(group: int, grace_s: float = 15.0) -> None:
-    # `dagster dev` exits on SIGTERM, but stopped with a run in flight (an assertion failed mid-run) it
-    # leaves its code server, run worker and step processes behind, deaf to SIGTERM and retrying forever a
-    # database that is about to be stopped. After a normal stop its code server may take a moment to exit.
-    deadline = time.monotonic() + grace_s
-    while (members := _live_members(group)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    for pid, cmdline in members.items():
-        print(f"killing {pid}, left running by `dagster dev`: {cmdline}")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 def _query(pg: PostgresServer, sql: str, args: tuple = ()) -> list[tuple]:
     conn = pg.connect()
     try:
@@ -140,7 +98,7 @@ def test_run_and_backfill_on_postgres(tmp_path: Path, monkeypatch: pytest.Monkey
         print(f"PostgreSQL on {pg.host}:{pg.port} ready after {time.monotonic() - t0:.1f} s")
         dagster_yaml = _use_deploy_yaml(pg, monkeypatch)
         _set_pool_limits(tmp_path, dagster_yaml)
-        with _dagster_dev_on(tmp_path, dagster_yaml) as server:
+        with dagster_dev_server(tmp_path, _specs(DURATION_S), dagster_yaml) as server:
             _check_on_postgres(server, pg, t0)
     print(f"total, servers stopped: {time.monotonic() - t0:.1f} s")
 

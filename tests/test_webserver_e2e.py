@@ -13,8 +13,10 @@ Marked `e2e`; it runs by default and takes about 40 s on a 2-core machine (`-m "
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import xarray as xr
@@ -203,6 +206,34 @@ def dagster_dev_server(tmp: Path, specs: list[ExperimentSpec], dagster_yaml: str
         raise
     finally:
         _stop(proc)
+        _end_leftovers(proc.pid)  # its own process group (start_new_session=True)
+
+
+def _live_members(group: int) -> dict[int, str]:
+    """Processes of process group `group` that are not zombies, with their command lines (Linux /proc)."""
+    members = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        if int(pgrp) == group and state != "Z":
+            members[int(stat.parent.name)] = cmdline[:100]
+    return members
+
+
+def _end_leftovers(group: int, grace_s: float = 15.0) -> None:
+    # `dagster dev` exits on SIGTERM, but stopped with a run in flight (an assertion failed mid-run) it
+    # leaves its code server, run worker and step processes behind, deaf to SIGTERM and retrying forever a
+    # database that is about to be stopped. After a normal stop its code server may take a moment to exit.
+    deadline = time.monotonic() + grace_s
+    while (members := _live_members(group)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid, cmdline in members.items():
+        print(f"killing {pid}, left running by `dagster dev`: {cmdline}")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -426,3 +457,39 @@ def _check_user_path(server: Server) -> None:
             t = ds["t_ca_im_s"].values
             assert int(ds["interpolated"].values.sum()) == len(truth.dropped_frames)
         assert np.abs(t - truth.frame_times_s).max() < 1e-3, line
+
+
+def _ui_screenshots_module():
+    """scripts/ui_screenshots.py (a script, not a package module), loaded by path."""
+    path = REPO_ROOT / "scripts" / "ui_screenshots.py"
+    spec = importlib.util.spec_from_file_location("ui_screenshots", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.e2e
+def test_ui_screenshots_of_the_asset_graph_and_a_partitions_page(dagster_dev: Server, tmp_path: Path) -> None:
+    """Headless Debian Chromium, driven by Playwright, photographs the running UI (after the line runs)."""
+    require = os.environ.get("ACE_REQUIRE_SYSTEM_TESTS") == "1"
+    missing = [name for name in ("playwright",) if importlib.util.find_spec(name) is None]
+    if shutil.which("chromium") is None and not os.environ.get("ACE_CHROMIUM"):
+        missing.append("chromium")
+    if missing:
+        message = f"{missing} not installed: run scripts/setup_system.sh and scripts/setup.sh"
+        pytest.fail(message) if require else pytest.skip(message)
+    _wait_for_sensor_runs(dagster_dev, sorted(dagster_dev.truths))  # products to show (no-op if done)
+
+    ui = _ui_screenshots_module()
+    shots = ui.take_screenshots(dagster_dev.url, tmp_path, asset="t_ca_im", partition="2")
+    for name in ("asset_graph", "asset_partitions"):
+        image = mpimg.imread(shots[name])
+        assert image.shape[:2] == (ui.VIEWPORT["height"], ui.VIEWPORT["width"]), (name, image.shape)
+        assert image[..., :3].std() > 0.05, f"{name} is blank"
+    # What was on screen: the whole chain, expanded (off-screen nodes are not rendered) ...
+    for text in (*ui.GRAPH_ASSETS, "phase_locking", "miniscope", "ephys"):
+        assert text in shots["graph_text"], text
+    # ... and line 2's partition with the t_ca_im metadata of its TTL gap (5 frames filled).
+    page = shots["partitions_text"]
+    assert "Materialized (2)" in page and "frames_filled" in page and "low_confidence_periods" in page, page
+    print(f"screenshots: {shots['asset_graph']}, {shots['asset_partitions']}")
