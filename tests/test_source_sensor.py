@@ -9,7 +9,7 @@ import os
 import dagster as dg
 from dagster._core.definitions.data_version import StaleStatus
 
-from ace_assets.assets import ephys, raw, sync
+from ace_assets.assets import raw
 from ace_assets.definitions import build_definitions
 from ace_assets.sensors import experiments_csv_sensor, source_change_sensor
 from ace_assets.staleness import stale_status_resolver
@@ -42,15 +42,10 @@ def test_new_lines_are_observed_before_their_run_and_edits_are_observed_by_the_s
     )
     defs = build_definitions(str(project), str(data), str(tmp_path / "store"))
     paths = defs.resources["paths"]
-    assets = [
-        raw.raw_neuralynx,
-        raw.raw_miniscope,
-        *raw.PARAMETER_SOURCES.values(),
-        ephys.lfp,
-        ephys.filtered_lfp,
-        sync.ttl_events,
-        sync.t_ca_im,
-    ]
+    # Resolve the job before any sensor is evaluated: Dagster 1.13.27 can leave a dead instance's state
+    # storage in its context variable after a sensor evaluation, and building a repository afterwards then
+    # fails ("undefined DagsterInstance weakref"), depending on garbage-collection timing.
+    runs = defs.resolve_job_def("process_line").get_subset(asset_selection={dg.AssetKey(p) for p in PRODUCTS})
     with dg.instance_for_test() as instance:
         # The catalog sensor adds both lines, observes all their sources and requests their runs.
         res = _tick(experiments_csv_sensor, instance, paths)
@@ -58,9 +53,7 @@ def test_new_lines_are_observed_before_their_run_and_edits_are_observed_by_the_s
         n_sources = 2 + len(raw.PARAMETER_GROUPS) + 1  # raw folders, parameter groups, curation file
         assert len(res.asset_events) == 2 * n_sources
         for line in "12":  # the requested runs
-            assert dg.materialize(
-                assets, selection=PRODUCTS, partition_key=line, resources=defs.resources, instance=instance
-            ).success
+            assert runs.execute_in_process(partition_key=line, instance=instance).success
 
         def status(name, line):
             return stale_status_resolver(instance, defs.resolve_asset_graph()).get_status(
