@@ -69,7 +69,7 @@ def experiments_csv_sensor(context: dg.SensorEvaluationContext, paths: AcePaths)
         return dg.SkipReason("no new experiment lines")
     # Observe the sources of the lines about to run, before their first materialization: staleness of a
     # partitioned product only tracks observations recorded before it was materialized (pitfall P6).
-    observations = _observations(source_versions(paths, ready, context.log)) if ready else []
+    observations = _observations(source_versions(paths, ready, context.log, experiments)) if ready else []
     return dg.SensorResult(
         asset_events=observations,
         dynamic_partitions_requests=[experiment_lines.build_add_request(new)] if new else [],

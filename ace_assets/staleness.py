@@ -9,7 +9,11 @@ from collections.abc import Iterable
 
 import dagster as dg
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.definitions.data_version import (
+    CachingStaleStatusResolver,
+    StaleCauseCategory,
+    StaleStatus,
+)
 from dagster._time import get_current_datetime
 
 
@@ -24,9 +28,9 @@ def stale_status_resolver(instance: dg.DagsterInstance, asset_graph) -> CachingS
 
 def _reason(cause) -> str:
     """'crop_parameters changed' rather than Dagster's 'has a new dependency data version'."""
-    if cause.dependency is not None and cause.category.value == "DATA":
+    if cause.dependency is not None and cause.category == StaleCauseCategory.DATA:
         return f"{cause.dependency.asset_key.to_user_string()} changed"
-    if cause.category.value == "CODE":
+    if cause.category == StaleCauseCategory.CODE:
         return f"code version {cause.reason}"
     return cause.reason
 
@@ -34,7 +38,8 @@ def _reason(cause) -> str:
 def not_fresh(
     instance: dg.DagsterInstance, asset_graph, keys: Iterable[dg.AssetKey], lines: Iterable[str]
 ) -> dict[str, dict[dg.AssetKey, tuple[str, list[str]]]]:
-    """For each line, its missing or stale products with the status and the reasons ("dep: reason").
+    """For each line, its missing or stale products: ("missing" | "stale", reasons such as
+    "crop_parameters changed").
 
     Lines whose products are all fresh are left out.
     """

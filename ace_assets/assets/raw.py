@@ -102,8 +102,11 @@ def raw_versions(name: str, experiments: dict, lines: list[str]) -> dict[str, st
     return versions
 
 
-def parameter_versions(project_path: str, lines: list[str], log=None) -> dict[str, dict[str, str]]:
-    """Data version of every parameter group for each line (one read of analysis_parameters.csv).
+def parameter_versions(
+    project_path: str, lines: list[str], log=None, groups: list[str] | None = None
+) -> dict[str, dict[str, str]]:
+    """Data version of each parameter group (default: all) for each line, from one read of
+    analysis_parameters.csv.
 
     Lines whose row cannot be read are left out (and logged): their products keep their last version.
     """
@@ -114,6 +117,7 @@ def parameter_versions(project_path: str, lines: list[str], log=None) -> dict[st
     return {
         group: {line: fingerprint.values_fingerprint(lp.subset(names)) for line, lp in found.items()}
         for group, names in PARAMETER_GROUPS.items()
+        if groups is None or group in groups
     }
 
 
@@ -128,9 +132,12 @@ def curation_versions(project_path: str, lines: list[str]) -> dict[str, str]:
     return versions
 
 
-def source_versions(paths: AcePaths, lines: list[str], log=None) -> dict[str, dict[str, str]]:
-    """Current data version of every observed source, by source name then line."""
-    experiments = paths.experiments()
+def source_versions(
+    paths: AcePaths, lines: list[str], log=None, experiments: dict | None = None
+) -> dict[str, dict[str, str]]:
+    """Current data version of every observed source, by source name then line (`experiments`: the
+    catalog if the caller has already read it)."""
+    experiments = paths.experiments() if experiments is None else experiments
     return {
         **{name: raw_versions(name, experiments, lines) for name in RAW_FOLDERS},
         **parameter_versions(paths.project_path, lines, log),
@@ -174,7 +181,7 @@ def _parameter_source(name: str, names: list[str]):
     )
     def _observe(context, paths: AcePaths) -> dg.DataVersionsByPartition:
         return dg.DataVersionsByPartition(
-            parameter_versions(paths.project_path, _lines(context), context.log)[name]
+            parameter_versions(paths.project_path, _lines(context), context.log, [name])[name]
         )
 
     return _observe
