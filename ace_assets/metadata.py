@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from ace_core.quality import QualityReport
+from ace_core.analysis.quality import QualityReport
 
 
 def png(png_bytes: bytes, alt: str = "preview") -> dg.MetadataValue:

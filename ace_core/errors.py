@@ -40,3 +40,7 @@ class CatalogError(InputFormatError):
 
 class SyncError(AceError):
     """The TTL frame clock cannot be reconciled with the movie."""
+
+
+class ParameterError(AceError, ValueError):
+    """A parameter value given outside the CSV (a run's overrides) does not have its parameter's form."""

@@ -40,7 +40,7 @@ SPIKE_PROB = 0.015
 
 
 def _truth(case: dict):
-    from ace_core.synth_calcium import CalciumMovieSpec, make_truth
+    from ace_core.simulation.calcium import CalciumMovieSpec, make_truth
 
     spec = CalciumMovieSpec(
         height_px=case["h"],
@@ -56,7 +56,7 @@ def _truth(case: dict):
 def _write_store(truth, path: Path, spatial_chunk: int | None) -> None:
     import zarr
 
-    from ace_core.synth_calcium import render_frames
+    from ace_core.simulation.calcium import render_frames
 
     n, h, w = truth.n_frames, truth.spec.height_px, truth.spec.width_px
     chunks = (100, spatial_chunk or h, spatial_chunk or w)
@@ -78,8 +78,8 @@ def _peak_rss_mb(pid: int | str = "self") -> float:
 
 def _child(store: str, workers: int, out: str) -> None:
     """Fit in this fresh process; write estimates, time and peak RSS to `out`."""
-    from ace_core.cnmfe import CNMFEParams, fit_cnmfe
-    from ace_core.frames import ZarrMovieSource
+    from ace_core.cnmfe.fit import CNMFEParams, fit_cnmfe
+    from ace_core.io.frames import ZarrMovieSource
 
     params = CNMFEParams(gSig=(3, 3), gSiz=(13, 13), rf=40, stride=20, fr=20.0)
     source = ZarrMovieSource(Path(store))
@@ -98,8 +98,8 @@ def _child(store: str, workers: int, out: str) -> None:
 
 
 def run_case(name: str, workers: int, tmp: Path) -> dict:
-    from ace_core.calcium_events import events_from_traces
-    from ace_core.cnmfe_scoring import score_cnmfe
+    from ace_core.analysis.events import events_from_traces
+    from ace_core.simulation.scoring import score_cnmfe
 
     case = CASES[name]
     truth = _truth(case)

@@ -21,7 +21,8 @@ import neo
 import numpy as np
 from scipy import signal
 
-from ace_core import filters, neuralynx
+from ace_core.io import neuralynx
+from ace_core.signal import filters
 
 
 def timed(fn, repeat: int = 1):

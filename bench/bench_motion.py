@@ -59,10 +59,10 @@ import scipy
 import scipy.fft as sfft
 from scipy import ndimage
 
-from ace_core import motion_correction as mc
-from ace_core.frames import ArraySource, FrameSource, ZarrMovieSource, chunk_bounds
-from ace_core.movie_store import MovieWriter
-from ace_core.synth_calcium import CalciumMovieSpec, CalciumTruth, iter_frame_chunks, make_truth
+from ace_core.imaging import motion as mc
+from ace_core.io.frames import ArraySource, FrameSource, ZarrMovieSource, chunk_bounds
+from ace_core.simulation.calcium import CalciumMovieSpec, CalciumTruth, iter_frame_chunks, make_truth
+from ace_core.store.movies import MovieWriter
 
 MAX_SHIFT = 15  # px, the reference's search radius (= our default max_shifts)
 REF_SIGMA = (1.0, 7.0)  # reference DoG: centre and surround Gaussian sigma (px)

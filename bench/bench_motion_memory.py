@@ -41,10 +41,10 @@ def child(args: argparse.Namespace) -> None:
 
     import numpy as np
 
-    from ace_core import motion_correction as mc
-    from ace_core.frames import ZarrMovieSource
-    from ace_core.movie_store import MovieWriter
-    from ace_core.synth_calcium import CalciumMovieSpec, iter_frame_chunks, make_truth
+    from ace_core.imaging import motion as mc
+    from ace_core.io.frames import ZarrMovieSource
+    from ace_core.simulation.calcium import CalciumMovieSpec, iter_frame_chunks, make_truth
+    from ace_core.store.movies import MovieWriter
 
     t0 = time.perf_counter()
     if args.child == "generate":

@@ -25,13 +25,14 @@ import numpy as np
 from scipy import stats
 from scipy.special import i0
 
-from ace_core import filters, neuralynx
-from ace_core.frame_mapping import nearest_sample_index
-from ace_core.phase_locking import event_phases, population_stats
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_experiment
-from ace_core.synth_lfp import OscillationSpec, oscillation_phase, synth_lfp
-from ace_core.ttl_sync import compute_t_ca_im
+from ace_core.analysis.phase_locking import event_phases, population_stats
+from ace_core.io import neuralynx
+from ace_core.signal import filters
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_experiment
+from ace_core.simulation.lfp import OscillationSpec, oscillation_phase, synth_lfp
+from ace_core.sync.frame_clock import compute_t_ca_im
+from ace_core.sync.frame_mapping import nearest_sample_index
 
 BAND_HZ = (0.5, 4.0)
 N_NEURONS, RATE_HZ, FRAME_RATE_HZ, DURATION_S = 6, 0.4, 20.0, 300.0

@@ -26,8 +26,8 @@ from ace_assets.partitions import experiment_lines  # noqa: E402
 from ace_assets.resources import DEMO_ROOT  # noqa: E402
 from ace_assets.sensors import experiments_csv_sensor  # noqa: E402
 from ace_core import store  # noqa: E402
-from ace_core.synth_experiment import demo_specs, generate_project  # noqa: E402
-from ace_core.synth_lfp import oscillation_phase  # noqa: E402
+from ace_core.simulation.experiment import demo_specs, generate_project  # noqa: E402
+from ace_core.simulation.lfp import oscillation_phase  # noqa: E402
 
 # Step logs go to the instance (visible in the UI); the terminal shows warnings and the summary table.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from ace_core.artifacts import remove_artifacts
+from ace_core.signal.artifacts import remove_artifacts
 
 FS = 1000.0
 

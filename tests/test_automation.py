@@ -11,8 +11,8 @@ from ace_assets.jobs import product_keys
 from ace_assets.partitions import experiment_lines
 from ace_assets.sensors import source_change_sensor
 from ace_core import catalog
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_project
 
 SMALL = CalciumMovieSpec(height_px=32, width_px=32, n_neurons=3)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ace_core.calcium_events import events_from_traces
+from ace_core.analysis.events import events_from_traces
 
 
 def _step(n: int = 20, at: int = 8, height: float = 10.0) -> np.ndarray:

@@ -21,15 +21,15 @@ from ace_core.catalog import (
     write_experiments_csv,
     write_parameters_csv,
 )
-from ace_core.errors import CatalogError
-from ace_core.parameters import (
+from ace_core.catalog.parameter_table import (
     ALIASES,
-    CAIMAN_GROUPS,
     CAIMAN_PARAMETERS,
     DEFAULT_PARAMETERS,
     INFORMATIONAL_COLUMNS,
+    NOT_USED,
     check_parameter,
 )
+from ace_core.errors import CatalogError
 
 HEADER = ",".join(f'"{c}"' if "," in c else c for c in EXPERIMENT_COLUMNS)
 
@@ -262,10 +262,11 @@ def test_quoted_multiline_comment_counts_physical_lines(tmp_path):
 
 
 def test_vocabulary_is_consistent():
-    assert CAIMAN_PARAMETERS <= set(DEFAULT_PARAMETERS) and set(CAIMAN_GROUPS) == CAIMAN_PARAMETERS
+    assert CAIMAN_PARAMETERS <= set(DEFAULT_PARAMETERS)
     assert not set(ALIASES) & set(DEFAULT_PARAMETERS)
     assert set(ALIASES.values()) <= set(DEFAULT_PARAMETERS)
-    assert not INFORMATIONAL_COLUMNS & (set(DEFAULT_PARAMETERS) | set(ALIASES))
+    assert not INFORMATIONAL_COLUMNS & (set(DEFAULT_PARAMETERS) | set(ALIASES) | set(NOT_USED))
+    assert not set(NOT_USED) & (set(DEFAULT_PARAMETERS) | set(ALIASES))
     for name, value in DEFAULT_PARAMETERS.items():
         assert not isinstance(value, tuple), name
         assert check_parameter(name, value) == value, name
@@ -307,13 +308,18 @@ def test_single_ttl_index_accepted(tmp_path):
 
 def test_alias_crop_to_crop_coords(tmp_path):
     project = _parameters(
-        tmp_path, ["line number", "crop", "filter_data", "method"], ["1", "(67,503, 555,61)", "FALSE", "dff"]
+        tmp_path,
+        ["line number", "crop", "filter_data", "method"],
+        ["1", "(67,503, 555,61)", "FALSE", "delta_f_over_f"],
     )
     params = line_parameters(project, "1")
     assert params["crop_coords"] == [67, 503, 555, 61]
-    assert params["filter_miniscope_data"] is False and params["df_over_f_method"] == "dff"
-    assert {"crop_coords", "filter_miniscope_data", "df_over_f_method"} <= params.from_csv
+    assert params["df_over_f_method"] == "delta_f_over_f"
+    assert {"crop_coords", "df_over_f_method"} <= params.from_csv
     assert "crop (legacy) used as crop_coords" in params.notes
+    # A reference switch the platform does not use is known (not "unknown") and noted as unused.
+    assert "filter_data" not in params.values
+    assert any(n.startswith("filter_data is set but not used") for n in params.notes)
     assert params.unknown_columns == ()
 
 
@@ -456,7 +462,8 @@ def test_parameters_round_trip(tmp_path):
     expected = {k: list(v) if isinstance(v, tuple) else v for k, v in rows[0].items()}
     assert back["96"] == expected
     params = line_parameters(tmp_path, "96")
-    assert params["crop_coords"] == [67, 503, 555, 61] and params["miniscope_filenames"] == ["0.avi", "1.avi"]
+    assert params["crop_coords"] == [67, 503, 555, 61]
+    assert any(n.startswith("miniscope_filenames is set but not used") for n in params.notes)
 
 
 def test_writer_rejects_bad_key_and_unrepresentable_text(tmp_path):

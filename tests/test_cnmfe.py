@@ -14,16 +14,16 @@ import pytest
 from scipy import ndimage, signal
 from scipy.optimize import nnls
 
-from ace_core import parameters
-from ace_core.calcium_events import events_from_traces
-from ace_core.cnmfe import CNMFEParams, correlation_pnr_images, fit_cnmfe, patch_grid
-from ace_core.cnmfe_background import fit_ring_model, ring_offsets
-from ace_core.cnmfe_init import filter_frames, filter_kernel, local_correlation
-from ace_core.cnmfe_scoring import events_from_spikes, match_events, score_cnmfe
-from ace_core.cnmfe_updates import exceptionality_snr, quality
-from ace_core.deconvolution import deconvolve, estimate_ar_coefficients, noise_std, oasis
-from ace_core.frames import ArraySource
-from ace_core.synth_calcium import CalciumMovieSpec, make_truth, render_frames
+from ace_core.analysis.events import events_from_traces
+from ace_core.catalog import parameter_table
+from ace_core.cnmfe.background import fit_ring_model, ring_offsets
+from ace_core.cnmfe.deconvolution import deconvolve, estimate_ar_coefficients, noise_std, oasis
+from ace_core.cnmfe.fit import CNMFEParams, correlation_pnr_images, fit_cnmfe, patch_grid
+from ace_core.cnmfe.initialization import filter_frames, filter_kernel, local_correlation
+from ace_core.cnmfe.updates import exceptionality_snr, quality
+from ace_core.io.frames import ArraySource
+from ace_core.simulation.calcium import CalciumMovieSpec, make_truth, render_frames
+from ace_core.simulation.scoring import events_from_spikes, match_events, score_cnmfe
 
 TEST_PARAMS = dict(gSig=(3, 3), gSiz=(13, 13), fr=20.0)
 
@@ -201,7 +201,7 @@ def test_patch_grid_tiles_the_frame():
 
 
 def test_from_parameters_reports_unknown_and_inapplicable_keys():
-    caiman = {k: parameters.DEFAULT_PARAMETERS[k] for k in parameters.CAIMAN_PARAMETERS}
+    caiman = {k: parameter_table.DEFAULT_PARAMETERS[k] for k in parameter_table.CAIMAN_PARAMETERS}
     values = {**caiman, "gSig": [3, 3], "gSiz": [13, 13]}
     params, report = CNMFEParams.from_parameters(values, frame_rate_hz=19.8)
     assert params.gSig == (3, 3) and params.gSiz == (13, 13) and params.fr == 19.8

@@ -11,9 +11,9 @@ from ace_assets.definitions import build_definitions
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import ComputeResource
 from ace_assets.staleness import stale_status_resolver
-from ace_core import curation
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
+from ace_core.catalog import curation, layout
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_project
 
 MOVIE = CalciumMovieSpec(height_px=64, width_px=64, n_neurons=10, nonrigid_motion_px=0.0)
 PHI = {"1": np.pi / 3, "2": -2.0}
@@ -74,7 +74,7 @@ def test_injected_phase_is_recovered_for_both_lines(processed):
 def test_curation_file_on_other_estimates_is_an_error(processed):
     root, _, defs, instance, _ = processed
     path = curation.write_decisions(
-        curation.decisions_path(root / "project", "1"),
+        layout.curation_path(root / "project", "1"),
         {0: "reject"},
         reviewer="ana",
         time="2026-11-21T10:00",
@@ -103,7 +103,7 @@ def test_reviewed_decisions_apply_to_a_copy_and_make_the_line_stale(processed):
     estimates = xr.open_zarr(root / "store" / "cnmfe_estimates" / "2.zarr")
     n_units = estimates.sizes["unit"]
     path = curation.write_decisions(
-        curation.decisions_path(root / "project", "2"),
+        layout.curation_path(root / "project", "2"),
         {0: "reject", 1: "keep"},
         reviewer="ana",
         time="2026-11-21T10:00",

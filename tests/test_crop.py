@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ace_core.crop import CropBox, CropError, coords_from_box, crop_box, crop_frames
+from ace_core.imaging.crop import CropBox, CropError, coords_from_box, crop_box, crop_frames
 
 H, W = 24, 32
 

@@ -10,9 +10,14 @@ from ace_assets.definitions import build_definitions
 from ace_assets.partitions import experiment_lines
 from ace_assets.sensors import experiments_csv_sensor
 from ace_core import catalog
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, experiment_row, generate_experiment, generate_project
-from ace_core.synth_lfp import oscillation_phase
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import (
+    ExperimentSpec,
+    experiment_row,
+    generate_experiment,
+    generate_project,
+)
+from ace_core.simulation.lfp import oscillation_phase
 
 SMALL = CalciumMovieSpec(height_px=32, width_px=32, n_neurons=4)
 ASSETS = [

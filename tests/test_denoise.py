@@ -6,10 +6,10 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from ace_core import denoise as dn
-from ace_core.frames import ArraySource
-from ace_core.movie_store import MovieWriter, open_movie
-from ace_core.synth_calcium import CalciumMovieSpec, make_truth, render_frames
+from ace_core.imaging import denoise as dn
+from ace_core.io.frames import ArraySource
+from ace_core.simulation.calcium import CalciumMovieSpec, make_truth, render_frames
+from ace_core.store.movies import MovieWriter, open_movie
 
 FS = 20.0
 T, H, W, N = 400, 64, 64, 10

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ace_core.errors import InputFormatError
-from ace_core.experiment_events import (
+from ace_core.sync.clocks import (
     EVENT_TABLE_COLUMNS,
     events_on_both_clocks,
     map_between_clocks,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from ace_core import filters as F
+from ace_core.signal import filters as F
 
 BAND = (0.5, 4.0)
 # Band-pass Butterworth order 2 applied forward-backward: |H|^2 = 1 / (1 + W^4)^2 with

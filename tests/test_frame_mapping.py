@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ace_core.frame_mapping import frame_of_sample, low_confidence_mask, nearest_sample_index, sample_times
-from ace_core.ttl_sync import compute_t_ca_im
+from ace_core.sync.frame_clock import compute_t_ca_im
+from ace_core.sync.frame_mapping import (
+    frame_of_sample,
+    low_confidence_mask,
+    nearest_sample_index,
+    sample_times,
+)
 
 
 def brute_nearest(times_s: np.ndarray, t0: float, fs: float, n: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from ace_core.errors import InputFormatError
-from ace_core.head_orientation import (
+from ace_core.io.head_orientation import (
     HEAD_ORIENTATION_FILE,
     euler_to_quat,
     orientation_on_clocks,

@@ -12,8 +12,8 @@ from ace_assets.partitions import experiment_lines
 from ace_assets.resources import ComputeResource
 from ace_assets.staleness import stale_status_resolver
 from ace_core import catalog
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_project
 
 MOVIE = CalciumMovieSpec(height_px=64, width_px=72, n_neurons=8, rigid_motion_px=3.0, nonrigid_motion_px=0.0)
 SOURCES = [raw.raw_neuralynx, raw.raw_miniscope, *raw.PARAMETER_SOURCES.values()]

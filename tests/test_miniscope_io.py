@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ace_core.errors import InputFormatError
-from ace_core.miniscope import (
+from ace_core.io.miniscope import (
     TIMESTAMPS_HEADER,
     MiniscopeRecording,
     find_device_dir,

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ace_core import motion_correction as mc
 from ace_core import store
-from ace_core.frames import ArraySource
-from ace_core.movie_store import MovieWriter, open_movie
-from ace_core.synth_calcium import CalciumMovieSpec, make_truth, render_frames
+from ace_core.imaging import motion as mc
+from ace_core.io.frames import ArraySource
+from ace_core.simulation.calcium import CalciumMovieSpec, make_truth, render_frames
+from ace_core.store.movies import MovieWriter, open_movie
 
 RIGID = mc.MotionCorrectionParams(pw_rigid=False)
 
@@ -75,9 +75,9 @@ def _local_residual(result: mc.MotionCorrectionResult, truth, margin: int = 16, 
     if result.patch_shifts is None:
         est = np.broadcast_to(result.rigid_shifts[:, :, None, None], true.shape)
     else:
-        ay = mc._interp_matrix(h, result.patch_centers[:, 0, 0], 3)
-        ax = mc._interp_matrix(h, result.patch_centers[0, :, 1], 3)
-        est = np.stack([mc._field(ay, ax, p)[:, pts][:, :, pts] for p in result.patch_shifts])
+        ay = mc.geometry.interp_matrix(h, result.patch_centers[:, 0, 0], 3)
+        ax = mc.geometry.interp_matrix(h, result.patch_centers[0, :, 1], 3)
+        est = np.stack([mc.shift_field(ay, ax, p)[:, pts][:, :, pts] for p in result.patch_shifts])
     diff = est - true
     diff -= np.median(diff, axis=0, keepdims=True)
     return float(np.sqrt(np.mean(np.sum(diff**2, axis=1))))
@@ -165,7 +165,7 @@ def test_apply_shifts_moves_content_by_the_correction(opencv):
 def test_piecewise_apply_with_uniform_patches_equals_rigid():
     img = _smooth_image(96, 96)
     params = mc.MotionCorrectionParams(strides=(32, 32), overlaps=(16, 16))
-    centers = mc._patch_centers((96, 96), params)
+    centers = mc.patch_centers((96, 96), params)
     shift = np.array([[0.7, -1.2]])
     patches = np.broadcast_to(shift[:, None, None, :], (1, *centers.shape[:2], 2))
     pw = mc.apply_shifts(img[None], shift, patches, centers, params=params)[0]
@@ -188,7 +188,7 @@ def test_border_modes(opencv, piecewise):
             pw_rigid=piecewise, border_nan=mode, shifts_opencv=opencv, strides=(16, 16), overlaps=(8, 8)
         )
         if piecewise:
-            centers = mc._patch_centers((48, 48), params)
+            centers = mc.patch_centers((48, 48), params)
             patches = np.broadcast_to(shift[:, None, None, :], (1, *centers.shape[:2], 2))
             out[mode] = mc.apply_shifts(img[None], shift, patches, centers, params=params)[0]
         else:

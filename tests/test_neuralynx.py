@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ace_core.errors import InputFormatError
-from ace_core.neuralynx import (
+from ace_core.io.neuralynx import (
     HEADER_BYTES,
     LAB_CHANNELS,
     NCS_RECORD_DTYPE,

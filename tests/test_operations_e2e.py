@@ -30,8 +30,8 @@ from collections.abc import Iterator
 import pytest
 
 from ace_core import catalog
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec
 from tests.test_webserver_e2e import (
     JOB,
     LOCATION,

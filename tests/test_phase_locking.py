@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import i0
 
-from ace_core import filters, miniscope, neuralynx
-from ace_core.frame_mapping import low_confidence_mask, nearest_sample_index
-from ace_core.phase_locking import (
+from ace_core.analysis.phase_locking import (
     circular_stats,
     event_frames_to_global,
     event_phases,
@@ -24,10 +22,13 @@ from ace_core.phase_locking import (
     population_stats,
     rayleigh_p,
 )
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, ExperimentTruth, generate_experiment
-from ace_core.synth_lfp import OscillationSpec, oscillation_phase, synth_lfp
-from ace_core.ttl_sync import compute_t_ca_im
+from ace_core.io import miniscope, neuralynx
+from ace_core.signal import filters
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, ExperimentTruth, generate_experiment
+from ace_core.simulation.lfp import OscillationSpec, oscillation_phase, synth_lfp
+from ace_core.sync.frame_clock import compute_t_ca_im
+from ace_core.sync.frame_mapping import low_confidence_mask, nearest_sample_index
 
 DELTA_BAND_HZ = (0.5, 4.0)
 PREFERRED = {"minus_half_pi": -np.pi / 2, "third_pi": np.pi / 3, "pi": np.pi}

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from ace_core import preprocess as preprocess_module
-from ace_core.crop import CropError, crop_box
-from ace_core.frames import ArraySource, ZarrMovieSource
-from ace_core.movie_store import MovieWriter, open_movie
-from ace_core.preprocess import (
+from ace_core.imaging import preprocess as preprocess_module
+from ace_core.imaging.crop import CropError, crop_box
+from ace_core.imaging.preprocess import (
     DFF_METHODS,
     DffLayout,
     PreprocessParams,
@@ -19,6 +17,8 @@ from ace_core.preprocess import (
     preprocess,
     preprocess_range,
 )
+from ace_core.io.frames import ArraySource, ZarrMovieSource
+from ace_core.store.movies import MovieWriter, open_movie
 
 T, H, W = 37, 12, 10  # 37 frames: not a multiple of the 10-frame window
 FR, SECS = 20.0, 0.5  # w = 10 frames (the reference would have used 30 Hz -> 15)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ace_core.frames import ArraySource
-from ace_core.projections import compute_projections, median_sample_indices
+from ace_core.imaging.projections import compute_projections, median_sample_indices
+from ace_core.io.frames import ArraySource
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_chunk_size_independence(float_movie):
 
 def test_tiny_slabs_and_histogram_blocks(uint8_movie, monkeypatch):
     # One frame per float64 slab, 5 pixels per histogram block: the bounded-memory paths of big frames.
-    from ace_core import projections as module
+    from ace_core.imaging import projections as module
 
     expected = compute_projections(ArraySource(uint8_movie), chunk_frames=9)
     monkeypatch.setattr(module, "_SLAB_ELEMENTS", 10)

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from ace_core import miniscope, neuralynx, quality, ttl_sync
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_experiment
+from ace_core.analysis import quality
+from ace_core.io import miniscope, neuralynx
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_experiment
+from ace_core.sync import frame_clock
 
 SMALL = CalciumMovieSpec(height_px=24, width_px=24, n_neurons=2)
 
@@ -27,7 +29,7 @@ def _frame_clock(truth):
     labels = np.asarray(events.labels, dtype=str)
     edges = events.times_s[np.isin(labels, [neuralynx.TTL_HIGH_LABEL, neuralynx.TTL_LOW_LABEL])]
     rate = miniscope.open_recording(truth.calcium_dir).frame_rate_hz
-    return ttl_sync.compute_t_ca_im(edges, rate), rate
+    return frame_clock.compute_t_ca_im(edges, rate), rate
 
 
 def test_lfp_nan_fraction_measures_the_recording_pause(recordings):

@@ -6,8 +6,8 @@ from ace_assets.definitions import build_definitions
 from ace_assets.partitions import experiment_lines
 from ace_assets.schedules import nightly_reprocess
 from ace_core import catalog
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_project
 
 SMALL = CalciumMovieSpec(height_px=32, width_px=32, n_neurons=3)
 

@@ -14,8 +14,8 @@ from ace_assets.definitions import build_definitions
 from ace_assets.sensors import experiments_csv_sensor, source_change_sensor
 from ace_assets.staleness import stale_status_resolver
 from ace_core import catalog
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_project
 
 SMALL = CalciumMovieSpec(height_px=24, width_px=24, n_neurons=2)
 PRODUCTS = ["lfp", "filtered_lfp", "ttl_events", "t_ca_im"]

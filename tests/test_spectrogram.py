@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from ace_core.spectrogram import Spectrogram, decimate_for_spectrogram, multitaper_spectrogram
+from ace_core.signal.spectrogram import Spectrogram, decimate_for_spectrogram, multitaper_spectrogram
 
 
 def _one_window_reference(w: np.ndarray, fs: float, nfft: int, tw: float, k: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ace_core.synth_calcium import (
+from ace_core.simulation.calcium import (
     CalciumMovieSpec,
     calcium_kernel,
     iter_frame_chunks,

@@ -10,11 +10,13 @@ import neo
 import numpy as np
 import pytest
 
-from ace_core import catalog, miniscope, neuralynx, ttl_sync
+from ace_core import catalog
 from ace_core.errors import SyncError
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
-from ace_core.synth_lfp import oscillation_phase
+from ace_core.io import miniscope, neuralynx
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_project
+from ace_core.simulation.lfp import oscillation_phase
+from ace_core.sync import frame_clock
 
 SMALL = CalciumMovieSpec(height_px=40, width_px=48, n_neurons=6)
 
@@ -47,10 +49,10 @@ def project(tmp_path_factory):
     return root, truths
 
 
-def frame_clock(truth, delete=True):
+def clock_of(truth, delete=True):
     events = neuralynx.read_events(truth.ephys_dir)
     rec = miniscope.open_recording(truth.calcium_dir)
-    clock = ttl_sync.compute_t_ca_im(
+    clock = frame_clock.compute_t_ca_im(
         events.ttl_edge_times_s(), rec.frame_rate_hz, delete_indices=truth.delete_indices if delete else ()
     )
     return clock, rec
@@ -73,8 +75,8 @@ def test_catalog_rows_point_at_the_generated_folders(project):
 def test_t_ca_im_matches_truth_within_one_ephys_sample(project, line):
     _, truths = project
     truth = truths[line]
-    clock, rec = frame_clock(truth)
-    ttl_sync.check_frame_count(clock, rec.n_frames)
+    clock, rec = clock_of(truth)
+    frame_clock.check_frame_count(clock, rec.n_frames)
     assert clock.n_frames == truth.spec.n_frames == rec.n_frames
     one_sample_s = 1.0 / truth.spec.ephys_fs_hz
     err = np.abs(clock.t_ca_im_s - truth.frame_times_s)
@@ -90,10 +92,10 @@ def test_t_ca_im_matches_truth_within_one_ephys_sample(project, line):
 
 def test_frame_count_check_fails_when_spurious_edge_is_kept(project):
     _, truths = project
-    clock, rec = frame_clock(truths["2"], delete=False)
+    clock, rec = clock_of(truths["2"], delete=False)
     assert clock.n_frames == rec.n_frames + 1
     with pytest.raises(SyncError, match=rf"{rec.n_frames + 1} frame times .* has {rec.n_frames} frames"):
-        ttl_sync.check_frame_count(clock, rec.n_frames)
+        frame_clock.check_frame_count(clock, rec.n_frames)
 
 
 def test_neo_reads_every_channel_and_ttl_edge(project):

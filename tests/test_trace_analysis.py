@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ace_core.trace_analysis import event_triggered_average, z_score
+from ace_core.analysis.traces import event_triggered_average, z_score
 
 
 def _direct_z(x: np.ndarray, w: int) -> np.ndarray:

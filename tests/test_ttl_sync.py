@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ace_core.errors import SyncError
-from ace_core.ttl_sync import check_frame_count, compute_t_ca_im, low_confidence_periods
+from ace_core.sync.frame_clock import check_frame_count, compute_t_ca_im, low_confidence_periods
 
 FR = 20.0
 

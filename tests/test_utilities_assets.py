@@ -9,8 +9,8 @@ from ace_assets.definitions import build_definitions
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import ComputeResource
 from ace_core import catalog
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, generate_project
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, generate_project
 
 MOVIE = CalciumMovieSpec(height_px=48, width_px=48, n_neurons=4)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

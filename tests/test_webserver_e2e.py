@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ace_core.synth_calcium import CalciumMovieSpec
-from ace_core.synth_experiment import ExperimentSpec, ExperimentTruth, generate_project
+from ace_core.simulation.calcium import CalciumMovieSpec
+from ace_core.simulation.experiment import ExperimentSpec, ExperimentTruth, generate_project
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCATION = "ace_assets"

@@ -11,9 +11,13 @@ from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, curation_
 from ace_assets.partitions import experiment_lines
 from ace_assets.progress import frame_progress
 from ace_assets.resources import AcePaths, ComputeResource, LineParameters, effective_parameters
-from ace_core import calcium_events as events_core
-from ace_core import cnmfe, curation, estimates_io, preview, quality, store
-from ace_core.frames import ZarrMovieSource
+from ace_core import cnmfe, store
+from ace_core.analysis import events as events_core
+from ace_core.analysis import quality
+from ace_core.catalog import curation
+from ace_core.cnmfe import estimates
+from ace_core.io.frames import ZarrMovieSource
+from ace_core.viz import previews
 
 _COMMON = dict(
     partitions_def=experiment_lines, group_name="cnmfe", kinds={"zarr", "xarray"}, io_manager_key="zarr_io"
@@ -29,10 +33,10 @@ class EventsConfig(dg.Config):
 
 def _preview(ds: xr.Dataset, title: str, kept=None) -> dg.MetadataValue:
     h, w = ds.attrs["dims"]
-    A = estimates_io.footprints(ds)
+    A = estimates.footprints(ds)
     fps = np.asarray(A.T.todense()).reshape(-1, h, w) if A.shape[1] else np.zeros((0, h, w))
     return md.png(
-        preview.components_png(
+        previews.components_png(
             ds["corr_image"].values,
             fps,
             ds["C"].values,
@@ -71,7 +75,7 @@ def cnmfe_estimates(
             progress=frame_progress(context, "CNMF-E"),
             parameter_report=report,
         )
-    ds = estimates_io.estimates_to_dataset(est, frame_rate_hz=fr)
+    ds = estimates.estimates_to_dataset(est, frame_rate_hz=fr)
     context.add_output_metadata(
         {
             "n_components": int(est.n_components),
@@ -120,7 +124,7 @@ def curated_estimates(
         estimates_hash=cnmfe_estimates.attrs["estimates_hash"],
     )
     kept = np.flatnonzero(decision.keep)
-    ds = estimates_io.select_units(
+    ds = estimates.select_units(
         cnmfe_estimates,
         kept,
         curation_source=decision.source,

@@ -8,8 +8,11 @@ from ace_assets import metadata as md
 from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_neuralynx
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths, LineParameters, effective_parameters
-from ace_core import artifacts, filters, neuralynx, preview, quality
-from ace_core.spectrogram import decimate_for_spectrogram, multitaper_spectrogram
+from ace_core.analysis import quality
+from ace_core.io import neuralynx
+from ace_core.signal import artifacts, filters
+from ace_core.signal.spectrogram import decimate_for_spectrogram, multitaper_spectrogram
+from ace_core.viz import previews
 
 _COMMON = dict(
     partitions_def=experiment_lines, group_name="ephys", kinds={"zarr", "xarray"}, io_manager_key="zarr_io"
@@ -96,7 +99,7 @@ def lfp(
             "n_artifacts": n_artifacts,
             "rms_uv": float(np.sqrt(np.nanmean(signal**2))) if finite.any() else float("nan"),
             "preview": md.png(
-                preview.traces_png(
+                previews.traces_png(
                     channel.time_s,
                     [signal],
                     [channel.name],
@@ -158,7 +161,7 @@ def filtered_lfp(
             "gain_octave_below_db": float(gains[1]),
             "gain_octave_above_db": float(gains[2]),
             "preview": md.png(
-                preview.traces_png(
+                previews.traces_png(
                     t,
                     [x, y],
                     ["LFP", f"band {p['filter_range']} Hz"],
@@ -196,7 +199,7 @@ def lfp_phase(
             "phase_source": ds.attrs["phase_source"],
             "median_amplitude_uv": float(np.nanmedian(amp)),
             "preview": md.png(
-                preview.phase_png(phase, x, t, title=f"line {context.partition_key}: band phase")
+                previews.phase_png(phase, x, t, title=f"line {context.partition_key}: band phase")
             ),
         }
     )
@@ -271,7 +274,7 @@ def lfp_spectrogram(
             "window_length_s": window_s,
             **notes,
             "preview": md.png(
-                preview.spectrogram_png(
+                previews.spectrogram_png(
                     t_s,
                     spec.f_hz,
                     spec.psd_db,

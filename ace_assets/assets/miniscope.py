@@ -16,9 +16,12 @@ from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_minis
 from ace_assets.partitions import experiment_lines
 from ace_assets.progress import frame_progress
 from ace_assets.resources import AcePaths, ComputeResource, LineParameters, effective_parameters
-from ace_core import crop, miniscope, motion_correction, preprocess, preview, projections, store
-from ace_core.frames import MiniscopeSource, ZarrMovieSource, iter_chunks
-from ace_core.movie_store import MovieWriter
+from ace_core import store
+from ace_core.imaging import crop, motion, preprocess, projections
+from ace_core.io import miniscope
+from ace_core.io.frames import MiniscopeSource, ZarrMovieSource, iter_chunks
+from ace_core.store.movies import MovieWriter
+from ace_core.viz import previews
 
 _GROUP = dict(partitions_def=experiment_lines, group_name="miniscope")
 CHUNK_FRAMES = 200
@@ -98,7 +101,7 @@ def movie_projections(
             "median_method": proj.median_method,
             "mean_fluorescence": float(np.mean(proj.time)),
             "preview": md.png(
-                preview.images_png(
+                previews.images_png(
                     images,
                     title=f"line {line}: projections (choose crop_coords here; "
                     "y axis of crop_coords points up)",
@@ -227,7 +230,7 @@ def preprocessed_movie(
             "frame_rate_hz": fr,
             "dff_window_frames": params.window_frames if params.df_over_f else 0,
             "preview": md.png(
-                preview.traces_png(
+                previews.traces_png(
                     t_s,
                     [summary.mean_before, summary.mean_output],
                     ["mean fluorescence, cropped", "after preprocessing"],
@@ -276,7 +279,7 @@ def motion_correction_step(
     p = effective_parameters(lp, config, PARAMETER_GROUPS["motion_parameters"])
     source = ZarrMovieSource(paths.product_path("preprocessed_movie", line))
     fr = float(store.open_dataset(source.path).attrs["frame_rate_hz"])
-    mc_params = motion_correction.MotionCorrectionParams.from_parameters(p | {"chunk_frames": CHUNK_FRAMES})
+    mc_params = motion.MotionCorrectionParams.from_parameters(p | {"chunk_frames": CHUNK_FRAMES})
     movie_path = paths.product_path("motion_corrected_movie", line)
     shifts_path = paths.product_path("motion_shifts", line)
     workers = compute.workers_for(lp)
@@ -292,7 +295,7 @@ def motion_correction_step(
     ) as writer:
         if p["apply_motion_correction"]:
             with compute.executor(workers) as executor:
-                res = motion_correction.motion_correct(
+                res = motion.motion_correct(
                     source,
                     mc_params,
                     out_tmp_path=writer.tmp_path,
@@ -301,10 +304,10 @@ def motion_correction_step(
                     n_workers=workers,
                 )
         else:
-            res = motion_correction.identity_result(
+            res = motion.identity_result(
                 source, mc_params, out_tmp_path=writer.tmp_path, progress=progress
             )
-        shifts = motion_correction.result_dataset(res, frame_rate_hz=fr)
+        shifts = motion.result_dataset(res, frame_rate_hz=fr)
         store.write_dataset(shifts, shifts_path)
     rigid = res.rigid_shifts
     qc = {
@@ -332,7 +335,7 @@ def motion_correction_step(
             "pw_rigid": bool(mc_params.pw_rigid),
             **qc,
             "preview": md.png(
-                preview.motion_png(
+                previews.motion_png(
                     rigid,
                     fr,
                     res.mean_before,

@@ -8,8 +8,11 @@ from ace_assets import metadata as md
 from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths, LineParameters, effective_parameters
-from ace_core import filters, frame_mapping, preview, store
-from ace_core.spectrogram import multitaper_spectrogram
+from ace_core import store
+from ace_core.signal import filters
+from ace_core.signal.spectrogram import multitaper_spectrogram
+from ace_core.sync import frame_mapping
+from ace_core.viz import previews
 
 _COMMON = dict(partitions_def=experiment_lines, kinds={"zarr", "xarray"}, io_manager_key="zarr_io")
 
@@ -125,7 +128,7 @@ def miniscope_band(
             "frame_rate_hz": fr,
             "n_frames": int(trace.size),
             "preview": md.png(
-                preview.traces_png(
+                previews.traces_png(
                     t_s,
                     [trace, filtered],
                     ["mean fluorescence", f"band {p['cut']} Hz"],
@@ -152,7 +155,7 @@ def miniscope_phase(
         {
             "phase_source": "unfiltered" if config.phase_from_unfiltered else "filtered",
             "preview": md.png(
-                preview.phase_png(
+                previews.phase_png(
                     phase, source, t_s, title=f"line {context.partition_key}: miniscope phase", window_s=30.0
                 )
             ),
@@ -206,7 +209,7 @@ def miniscope_spectrogram(
             "n_windows": int(spec.t_s.size),
             "window_length_s": window_s,
             "preview": md.png(
-                preview.spectrogram_png(
+                previews.spectrogram_png(
                     spec.t_s, spec.f_hz, spec.psd_db, title=f"line {line}: mean-fluorescence spectrogram"
                 )
             ),

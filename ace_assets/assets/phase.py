@@ -6,7 +6,8 @@ import xarray as xr
 
 from ace_assets import metadata as md
 from ace_assets.partitions import experiment_lines
-from ace_core import phase_locking, preview
+from ace_core.analysis import phase_locking
+from ace_core.viz import previews
 
 _COMMON = dict(
     partitions_def=experiment_lines,
@@ -131,7 +132,7 @@ def phase_histograms(
         {
             **meta,
             "preview": md.png(
-                preview.phase_histograms_png(
+                previews.phase_histograms_png(
                     edges, counts, angles, title=f"line {context.partition_key}: phases at events"
                 )
             ),

@@ -10,9 +10,10 @@ import dagster as dg
 
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths
-from ace_core import catalog, curation, fingerprint
+from ace_core import catalog
+from ace_core.catalog import fingerprint, layout
+from ace_core.catalog.parameter_table import CAIMAN_PARAMETERS
 from ace_core.errors import AceError
-from ace_core.parameters import CAIMAN_PARAMETERS
 
 # CaImAn's motion-correction block (used by motion correction, not by CNMF-E).
 _MOTION = [
@@ -125,7 +126,7 @@ def curation_versions(project_path: str, lines: list[str]) -> dict[str, str]:
     """Hash of each line's curation decisions file ('none' without a file)."""
     versions = {}
     for line in lines:
-        path = curation.decisions_path(project_path, line)
+        path = layout.curation_path(project_path, line)
         versions[line] = (
             fingerprint.values_fingerprint({"text": path.read_text()}) if path.exists() else "none"
         )

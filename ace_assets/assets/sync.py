@@ -8,7 +8,10 @@ from ace_assets import metadata as md
 from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_miniscope, raw_neuralynx
 from ace_assets.partitions import experiment_lines
 from ace_assets.resources import AcePaths, LineParameters, effective_parameters
-from ace_core import miniscope, neuralynx, preview, quality, ttl_sync
+from ace_core.analysis import quality
+from ace_core.io import miniscope, neuralynx
+from ace_core.sync import frame_clock
+from ace_core.viz import previews
 
 _COMMON = dict(
     partitions_def=experiment_lines, group_name="sync", kinds={"zarr", "xarray"}, io_manager_key="zarr_io"
@@ -49,7 +52,7 @@ def ttl_events(context: dg.AssetExecutionContext, paths: AcePaths) -> xr.Dataset
             "n_other_ttl": int((is_ttl & ~frame_edge).sum()),
             "experiment_events": dg.MetadataValue.md(table),
             "preview": md.png(
-                preview.event_raster_png(events.times_s, labels, title=f"line {line}: Neuralynx events")
+                previews.event_raster_png(events.times_s, labels, title=f"line {line}: Neuralynx events")
             ),
         }
     )
@@ -78,7 +81,7 @@ def t_ca_im(
     rec = miniscope.open_recording(exp.calcium_dir)
     edges = ttl_events["time_s"].values[ttl_events["is_frame_edge"].values]
     delete = list(p["indices of TTL events to delete"]) if p["delete_TTLs"] else []
-    clock = ttl_sync.compute_t_ca_im(
+    clock = frame_clock.compute_t_ca_im(
         edges,
         rec.frame_rate_hz,
         fix_TTL_gaps=p["fix_TTL_gaps"],
@@ -121,7 +124,7 @@ def t_ca_im(
             "frame_rate_hz_measured": float(1.0 / np.median(dt)) if dt.size else float("nan"),
             "first_frame_s": float(clock.t_ca_im_s[0]),
             "preview": md.png(
-                preview.frame_clock_png(
+                previews.frame_clock_png(
                     clock.t_ca_im_s, clock.interpolated, rec.frame_rate_hz, title=f"line {line}: frame clock"
                 )
             ),

@@ -10,9 +10,13 @@ from ace_assets.assets.raw import PARAMETER_GROUPS, PARAMETER_SOURCES, raw_minis
 from ace_assets.partitions import experiment_lines
 from ace_assets.progress import frame_progress
 from ace_assets.resources import AcePaths, LineParameters
-from ace_core import denoise, experiment_events, head_orientation, miniscope, preview, trace_analysis
-from ace_core.frames import MiniscopeSource
-from ace_core.movie_store import MovieWriter
+from ace_core.analysis import traces
+from ace_core.imaging import denoise
+from ace_core.io import head_orientation, miniscope
+from ace_core.io.frames import MiniscopeSource
+from ace_core.store.movies import MovieWriter
+from ace_core.sync import clocks
+from ace_core.viz import previews
 
 _COMMON = dict(partitions_def=experiment_lines, kinds={"zarr", "xarray"}, io_manager_key="zarr_io")
 
@@ -69,7 +73,7 @@ def denoised_movie(
             "path": dg.MetadataValue.path(str(path)),
             "band_power_removed_db": float(summary.band_power_removed_db),
             "preview": md.png(
-                preview.images_png(
+                previews.images_png(
                     {
                         "raw frame 0": raw0,
                         "denoised frame 0": den0,
@@ -124,7 +128,7 @@ def head_orientation_angles(
             "status": "present",
             "n_samples": int(o.t_host_s.size),
             "preview": md.png(
-                preview.traces_png(
+                previews.traces_png(
                     o.t_host_s,
                     [o.roll_deg, o.pitch_deg, o.yaw_deg],
                     ["roll", "pitch", "yaw"],
@@ -145,7 +149,7 @@ def zscored_traces(
 ) -> xr.Dataset:
     """z-scored C of the curated units (`frameWindow` consecutive frames per block; empty = whole trace)."""
     p = parameters.for_line(context.partition_key).subset(["frameWindow"])
-    z = trace_analysis.z_score(curated_estimates["C"].values, frame_window=p["frameWindow"])
+    z = traces.z_score(curated_estimates["C"].values, frame_window=p["frameWindow"])
     context.add_output_metadata({"n_units": int(z.shape[0]), "frameWindow": str(p["frameWindow"])})
     return xr.Dataset(
         {"z": (("unit", "frame"), z.astype(np.float32))},
@@ -169,7 +173,7 @@ def event_triggered_averages(
     unit_ids = zscored_traces["unit_id"].values
     ev_units = calcium_events["event_unit_id"].values
     frames = {k: calcium_events["event_frame"].values[ev_units == u] for k, u in enumerate(unit_ids)}
-    mean, counts, lags = trace_analysis.event_triggered_average(
+    mean, counts, lags = traces.event_triggered_average(
         zscored_traces["z"].values, frames, int(p["framesb"]), int(p["framesa"])
     )
     fr = float(calcium_events.attrs["frame_rate_hz"])
@@ -180,7 +184,7 @@ def event_triggered_averages(
             "events_used": int(counts.sum()),
             "lag_s": [float(lags[0] / fr), float(lags[-1] / fr)],
             "preview": md.png(
-                preview.images_png(
+                previews.images_png(
                     images,
                     title=f"line {line}: event-triggered averages "
                     f"({p['framesb']} before, {p['framesa']} after)",
@@ -207,8 +211,8 @@ def experiment_events_table(
     line = context.partition_key
     rec = miniscope.open_recording(paths.experiment(line).calcium_dir)
     keep = ~ttl_events["is_ttl"].values
-    notes = experiment_events.read_notes(rec.session_dir)
-    table = experiment_events.events_on_both_clocks(
+    notes = clocks.read_notes(rec.session_dir)
+    table = clocks.events_on_both_clocks(
         (ttl_events["time_s"].values[keep], ttl_events["label"].values[keep]),
         notes,
         rec.timestamps_s,
@@ -232,7 +236,7 @@ def experiment_events_table(
                 )
             ),
             "preview": md.png(
-                preview.traces_png(
+                previews.traces_png(
                     t,
                     [lfp["lfp_uv"].values],
                     [lfp.attrs["channel_name"]],

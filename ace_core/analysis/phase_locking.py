@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ace_core import filters
+from ace_core.signal import filters
 
 __all__ = [
     "EventPhases",

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ace_core import miniscope
+from ace_core.io import miniscope
 
 
 @runtime_checkable

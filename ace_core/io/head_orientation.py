@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ace_core.errors import InputFormatError
-from ace_core.experiment_events import map_between_clocks
+from ace_core.sync.clocks import map_between_clocks
 
 __all__ = [
     "HEAD_ORIENTATION_FILE",

@@ -38,16 +38,16 @@ import concurrent.futures as cf
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
-from ace_core import parameters
-from ace_core.cnmfe_background import RingModel, downsample_operator, fit_ring_model, upsample_operator
-from ace_core.cnmfe_init import downsample_space, downsample_time, greedy_corr_pnr, seed_images
-from ace_core.cnmfe_updates import (
+from ace_core.cnmfe.background import RingModel, downsample_operator, fit_ring_model, upsample_operator
+from ace_core.cnmfe.initialization import downsample_space, downsample_time, greedy_corr_pnr, seed_images
+from ace_core.cnmfe.params import CNMFEEstimates, CNMFEParams, int_pair
+from ace_core.cnmfe.patches import centroids, drop_duplicates, patch_grid, read_region, to_global
+from ace_core.cnmfe.updates import (
     TemporalResult,
     clean_footprints,
     merge_components,
@@ -56,311 +56,9 @@ from ace_core.cnmfe_updates import (
     update_spatial,
     update_temporal,
 )
-from ace_core.frames import ArraySource, FrameSource, ZarrMovieSource, chunk_bounds
+from ace_core.io.frames import FrameSource, chunk_bounds
 
-__all__ = [
-    "CNMFEEstimates",
-    "CNMFEParams",
-    "correlation_pnr_images",
-    "fit_cnmfe",
-    "patch_grid",
-]
-
-
-def _pair(value: Any, name: str, kind: type = int) -> tuple:
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
-        value = (value, value)
-    if not isinstance(value, list | tuple | np.ndarray) or len(value) != 2:
-        raise ValueError(f"{name} must be a number or a pair, got {value!r}")
-    return tuple(kind(v) for v in value)
-
-
-# ------------------------------------------------------------------------------------------- parameters
-
-# Keys we consume (CNMFEParams fields) come from the dataclass. These CaImAn keys are accepted and have no
-# effect at the value given here (CNMF-E defaults); any other value is reported as inapplicable.
-_NEUTRAL = {
-    "method_init": "corr_pnr",
-    "normalize_init": False,
-    "low_rank_background": None,
-    "nb_patch": 0,
-    "use_cnn": False,
-}
-# CaImAn keys that do not apply to this implementation whatever their value (reported as inapplicable).
-_OTHER_CAIMAN = {
-    "only_init",  # our patches always run the whole CNMF-E (see module docstring)
-    "fnames",
-    "dims",
-    "fr",  # the frame rate comes from the movie's metadata (from_parameters' frame_rate_hz)
-    "n_processes",
-    "dview",
-    "memory_fact",
-    "n_pixels_per_process",
-    "block_size_spat",
-    "block_size_temp",
-    "num_blocks_per_run_spat",
-    "num_blocks_per_run_temp",
-    "bas_nonneg",
-    "noise_method",
-    "noise_range",
-    "lags",
-    "fudge_factor",
-    "nIter",
-    "maxIter",
-    "alpha_snmf",
-    "min_cnn_thr",
-    "cnn_lowest",
-    "gnb",
-    "rolling_sum",
-    "rolling_length",
-    "thr_method",
-    "maxthr",
-    "nrgthr",
-    "expandCore",
-    "extract_cc",
-    "se",
-    "ss",
-    "dist",
-    "check_nan",
-    "optimize_g",
-    "method_ls",
-    "rval_lowest",
-    "SNR_lowest",
-    "use_ecc",
-    "max_ecc",
-    "in_memory",
-    "remove_very_bad_comps",
-    "skip_refinement",
-    "Ain",
-    "nb",
-}
-
-
-@dataclass(frozen=True)
-class CNMFEParams:
-    """CNMF-E parameters: CaImAn names and the lab's defaults (reference section 1.4).
-
-    The lab defaults suit the lab's 608x608 Miniscope frames (gSig 7). For the synthetic movies of
-    `synth_calcium` (neuron radius 5 px, Gaussian sigma ~2.5 px) use gSig=(3, 3), gSiz=(13, 13).
-
-    CaImAn keys: gSig (Gaussian width of the seed filter, px), gSiz (neuron box / kernel size, odd px),
-    min_corr / min_pnr (seed thresholds), center_psf (zero-mean seed kernel, one-photon), tsub / ssub
-    (down-sampling during initialisation), ssub_B (down-sampling of the ring background), ring_size_factor
-    (ring radius = ring_size_factor * gSiz / 2), nb (0 = ring model; the only one implemented), p (AR order
-    0-2), decay_time (s; sets AR(1) coefficient exp(-1 / (decay_time fr)); for p = 2 it is the fallback when
-    the autocovariance fit fails), fr (Hz), merge_thr, rf (patch half-size; None = whole frame), stride
-    (patch overlap, px), del_duplicates, K (max components per patch; None = no limit), border_pix (seeds
-    and footprints excluded this close to the frame edge), min_SNR / rval_thr (quality, `idx_good`),
-    method_deconvolution ('oasis'), update_background_components, s_min (smallest spike in units of C).
-
-    Ours: s_min_sd (smallest spike in noise SDs of each trace when s_min is None: the thresholded OASIS of
-    Friedrich et al. 2017, which drops the many tiny spikes of the L1 solution), max_iter (alternating
-    rounds), chunk_frames (frames per read), ring_fit_frames (block-averaged frames used to fit W).
-    """
-
-    gSig: tuple[int, int] = (7, 7)
-    gSiz: tuple[int, int] = (29, 29)
-    min_corr: float = 0.8
-    min_pnr: float = 10.0
-    center_psf: bool = True
-    tsub: int = 2
-    ssub: int = 1
-    ssub_B: int = 2
-    ring_size_factor: float = 1.4
-    nb: int = 0
-    p: int = 1
-    decay_time: float | None = 0.4
-    fr: float = 20.0
-    merge_thr: float = 0.7
-    rf: int | None = 40
-    stride: int = 20
-    del_duplicates: bool = True
-    K: int | None = None
-    border_pix: int = 0
-    min_SNR: float = 2.5
-    rval_thr: float = 0.85
-    method_deconvolution: str = "oasis"
-    update_background_components: bool = True
-    s_min: float | None = None
-    s_min_sd: float = 3.0
-    max_iter: int = 2
-    chunk_frames: int = 200
-    ring_fit_frames: int = 1000
-
-    def __post_init__(self) -> None:
-        fix = object.__setattr__
-        fix(self, "gSig", _pair(self.gSig, "gSig"))
-        gsiz = _pair(self.gSiz, "gSiz")
-        fix(self, "gSiz", tuple(v if v % 2 else v + 1 for v in gsiz))  # kernels need a centre pixel
-        problems = []
-        if min(self.gSig) < 1 or min(self.gSiz) < 3:
-            problems.append("gSig must be >= 1 and gSiz >= 3")
-        for name in ("tsub", "ssub", "ssub_B", "max_iter", "chunk_frames", "ring_fit_frames"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be >= 1")
-        if self.nb != 0:
-            problems.append(f"nb must be 0 (ring-model background, CNMF-E); got {self.nb}")
-        if self.p not in (0, 1, 2):
-            problems.append(f"p must be 0, 1 or 2, got {self.p}")
-        if self.method_deconvolution != "oasis":
-            problems.append(f"method_deconvolution must be 'oasis', got {self.method_deconvolution!r}")
-        if not self.fr > 0:
-            problems.append("fr must be > 0")
-        if self.rf is not None and (self.rf < 1 or not 0 <= self.stride < 2 * self.rf + 1):
-            problems.append("need rf >= 1 and 0 <= stride < 2 rf + 1")
-        if self.K is not None and self.K < 1:
-            problems.append("K must be None or >= 1")
-        if self.border_pix < 0 or self.ring_size_factor <= 0:
-            problems.append("border_pix must be >= 0 and ring_size_factor > 0")
-        if problems:
-            raise ValueError("CNMFEParams: " + "; ".join(problems))
-
-    @property
-    def ring_radius_px(self) -> float:
-        """Ring radius in full-resolution pixels: ring_size_factor * gSiz / 2."""
-        return self.ring_size_factor * self.gSiz[0] / 2
-
-    @classmethod
-    def from_parameters(
-        cls, values: Mapping[str, Any], *, frame_rate_hz: float
-    ) -> tuple[CNMFEParams, dict[str, list[str]]]:
-        """Build from a CaImAn-named mapping; returns (params, {"unknown": [...], "inapplicable": [...]}).
-
-        `fr` is always the movie's `frame_rate_hz` (a different `fr` in `values` is listed as inapplicable).
-        'inapplicable': CaImAn keys with no effect here (motion-correction keys, `only_init`, CNN, or a
-        non-default `normalize_init`, `low_rank_background`, `nb_patch`, `use_cnn`, `method_init`,
-        `method_deconvolution`); 'unknown': keys that are neither. None values mean "default"."""
-        names = {f.name for f in dataclasses.fields(cls)} - {"fr"}
-        kwargs: dict[str, Any] = {"fr": float(frame_rate_hz)}
-        unknown: list[str] = []
-        inapplicable: list[str] = []
-        for key, value in values.items():
-            if key == "fr":
-                if value is not None and float(value) != float(frame_rate_hz):
-                    inapplicable.append(key)
-            elif key in _NEUTRAL:
-                if value != _NEUTRAL[key] and not (value is None and key != "low_rank_background"):
-                    inapplicable.append(key)
-            elif key == "method_deconvolution" and value not in (None, "oasis"):
-                inapplicable.append(key)  # only OASIS is implemented; it is used instead
-            elif key == "nb" and value not in (None, 0):
-                inapplicable.append(key)  # only the ring model (nb = 0) is implemented
-            elif key in names:
-                if value is not None or key in {"rf", "K", "decay_time", "s_min"}:
-                    kwargs[key] = tuple(value) if isinstance(value, list) else value
-            elif key in parameters.CAIMAN_PARAMETERS or key in _OTHER_CAIMAN:
-                inapplicable.append(key)
-            else:
-                unknown.append(key)
-        return cls(**kwargs), {"unknown": sorted(unknown), "inapplicable": sorted(inapplicable)}
-
-
-@dataclass(frozen=True, eq=False)
-class CNMFEEstimates:
-    """Result of `fit_cnmfe` (see the module docstring for conventions).
-
-    A (H*W, K) CSC, pixel order C (row-major); C, S, YrA (K, T) float32; noise (K,) std of each raw trace;
-    g (K, p) AR coefficients; bl (K,) baseline of each raw trace; b0 (H, W) constant background image;
-    background: ring-model summary (radius, ssub_B, number of weights, per patch); snr, r_values (K,) and
-    idx_good (snr >= min_SNR and r_value >= rval_thr); corr_image, pnr_image (H, W) seed images (on the
-    tsub-averaged movie); patches: (row0, row1, col0, col1) of each patch; patch_of: (K,) patch index of
-    each unit; parameter_report: {"unknown": [...], "inapplicable": [...]} from `from_parameters`.
-    """
-
-    A: sparse.csc_matrix
-    C: np.ndarray
-    S: np.ndarray
-    YrA: np.ndarray
-    noise: np.ndarray
-    g: np.ndarray
-    bl: np.ndarray
-    b0: np.ndarray
-    background: dict[str, Any]
-    snr: np.ndarray
-    r_values: np.ndarray
-    idx_good: np.ndarray
-    dims: tuple[int, int]
-    params: CNMFEParams
-    corr_image: np.ndarray
-    pnr_image: np.ndarray
-    patches: list[tuple[int, int, int, int]] = field(default_factory=list)
-    patch_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    parameter_report: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def n_components(self) -> int:
-        return int(self.A.shape[1])
-
-    def footprint(self, k: int) -> np.ndarray:
-        """(H, W) footprint of unit k."""
-        return np.asarray(self.A[:, k].todense()).reshape(self.dims)
-
-
-# ------------------------------------------------------------------------------------------------ patches
-
-
-def _starts_1d(n: int, rf: int | None, stride: int) -> list[tuple[int, int]]:
-    if rf is None:
-        return [(0, n)]
-    size = 2 * rf + 1
-    if n <= size:
-        return [(0, n)]
-    step = size - stride
-    starts = list(range(0, n - size, step)) + [n - size]
-    return [(s, s + size) for s in sorted(set(starts))]
-
-
-def _owned_1d(spans: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
-    """Split each overlap at its middle: every index is owned by exactly one span."""
-    bounds = [0]
-    for (_, e0), (s1, _) in zip(spans[:-1], spans[1:], strict=True):
-        bounds.append((s1 + e0 + 1) // 2)
-    bounds.append(n)
-    return [(bounds[i], bounds[i + 1]) for i in range(len(spans))]
-
-
-def patch_grid(
-    dims: tuple[int, int], rf: int | None, stride: int
-) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
-    """[(patch (r0, r1, c0, c1), owned (r0, r1, c0, c1))]: patches of 2 rf + 1 px overlapping by `stride`
-    px, the last one flush with the frame edge; owned regions tile the frame exactly."""
-    rows = _starts_1d(dims[0], rf, stride)
-    cols = _starts_1d(dims[1], rf, stride)
-    own_r = _owned_1d(rows, dims[0])
-    own_c = _owned_1d(cols, dims[1])
-    return [
-        ((r0, r1, c0, c1), (o0, o1, p0, p1))
-        for (r0, r1), (o0, o1) in zip(rows, own_r, strict=True)
-        for (c0, c1), (p0, p1) in zip(cols, own_c, strict=True)
-    ]
-
-
-def _region_reader(source: FrameSource, rows: tuple[int, int], cols: tuple[int, int]):
-    """Read [start, stop) of a region; zarr stores and in-memory arrays are sliced directly (a zarr store
-    chunked in space then decompresses only the chunks a patch touches), other sources read whole frames."""
-    r, c = slice(*rows), slice(*cols)
-    if isinstance(source, ArraySource):
-        return lambda s, e: source.movie[s:e, r, c]
-    if isinstance(source, ZarrMovieSource):
-        import zarr
-
-        arr = zarr.open_group(str(source.path), mode="r")[source.variable]
-        return lambda s, e: arr[s:e, r, c]
-    return lambda s, e: source.read(s, e)[:, r, c]
-
-
-def _read_region(
-    source: FrameSource, rows: tuple[int, int], cols: tuple[int, int], chunk_frames: int
-) -> np.ndarray:
-    n = source.n_frames
-    read = _region_reader(source, rows, cols)
-    out = np.empty((n, rows[1] - rows[0], cols[1] - cols[0]), np.float32)
-    for s, e in chunk_bounds(n, chunk_frames):
-        out[s:e] = read(s, e)
-    return out
-
-
-# ------------------------------------------------------------------------------------------ one field
+__all__ = ["correlation_pnr_images", "fit_cnmfe"]
 
 
 @dataclass
@@ -523,9 +221,6 @@ def _fit_field(movie: np.ndarray, params: CNMFEParams, allowed: np.ndarray) -> _
     )
 
 
-# ------------------------------------------------------------------------------------------ patch jobs
-
-
 @dataclass
 class _PatchResult:
     index: int
@@ -545,7 +240,7 @@ def _fit_patch(
 ) -> _PatchResult:
     """Worker: read the patch's frames from the source, run CNMF-E on it (top level, picklable)."""
     r0, r1, c0, c1 = bounds
-    movie = _read_region(source, (r0, r1), (c0, c1), params.chunk_frames)
+    movie = read_region(source, (r0, r1), (c0, c1), params.chunk_frames)
     allowed = np.ones((r1 - r0, c1 - c0), bool)
     if params.border_pix:
         rows = np.arange(r0, r1)[:, None]
@@ -565,23 +260,6 @@ def _fit_patch(
         b0=res.b0,
         ring_weights=res.ring_weights,
     )
-
-
-def _centroids(A: sparse.csc_matrix, dims: tuple[int, int]) -> np.ndarray:
-    rows, cols = np.divmod(np.arange(dims[0] * dims[1]), dims[1])
-    mass = np.asarray(A.sum(axis=0)).ravel()
-    mass = np.where(mass > 0, mass, 1.0)
-    return np.stack([(A.T @ rows) / mass, (A.T @ cols) / mass], axis=1)
-
-
-def _to_global(
-    a: sparse.csc_matrix, bounds: tuple[int, int, int, int], dims: tuple[int, int]
-) -> sparse.csc_matrix:
-    r0, r1, c0, c1 = bounds
-    coo = a.tocoo()
-    pr, pc = np.divmod(coo.row, c1 - c0)
-    rows = (pr + r0) * dims[1] + (pc + c0)
-    return sparse.csc_matrix((coo.data, (rows, coo.col)), shape=(dims[0] * dims[1], a.shape[1]))
 
 
 def _run_patches(
@@ -609,28 +287,6 @@ def _run_patches(
         for fut in futures:
             fut.cancel()
     return sorted(results, key=lambda r: r.index)
-
-
-def _drop_duplicates(
-    A: sparse.csc_matrix, C: np.ndarray, snr: np.ndarray, patch_of: np.ndarray, merge_thr: float
-) -> np.ndarray:
-    """Keep-mask removing cross-patch duplicates: overlapping footprints whose traces correlate above
-    merge_thr (CaImAn's merge criterion); the unit with the higher snr is kept, most overlapping first."""
-    K = A.shape[1]
-    keep = np.ones(K, bool)
-    if K < 2:
-        return keep
-    gram = (A.T @ A).tocoo()
-    pairs = [(i, j, v) for i, j, v in zip(gram.row, gram.col, gram.data, strict=True) if i < j]
-    order = sorted(pairs, key=lambda t: -t[2])
-    for i, j, cos in order:
-        if cos <= 0 or patch_of[i] == patch_of[j] or not (keep[i] and keep[j]):
-            continue
-        ci, cj = C[i].astype(np.float64), C[j].astype(np.float64)
-        if ci.std() == 0 or cj.std() == 0 or np.corrcoef(ci, cj)[0, 1] <= merge_thr:
-            continue
-        keep[j if snr[i] >= snr[j] else i] = False
-    return keep
 
 
 def fit_cnmfe(
@@ -663,10 +319,10 @@ def fit_cnmfe(
         b0[o0:o1, p0:p1] = res.b0[sl]
         if res.A.shape[1] == 0:
             continue
-        a = _to_global(res.A, bounds, dims)
+        a = to_global(res.A, bounds, dims)
         keep = np.ones(a.shape[1], bool)
         if params.del_duplicates and len(grid) > 1:
-            cen = _centroids(a, dims)
+            cen = centroids(a, dims)
             keep = (cen[:, 0] >= o0) & (cen[:, 0] < o1) & (cen[:, 1] >= p0) & (cen[:, 1] < p1)
         blocks_a.append(a[:, keep])
         t = res.temporal
@@ -690,7 +346,7 @@ def fit_cnmfe(
         snr_a = rval_a = np.zeros(0)
         patch_a = np.zeros(0, np.int64)
     if len(grid) > 1 and A.shape[1] > 1:
-        keep = _drop_duplicates(A, tr.C, snr_a, patch_a, params.merge_thr)
+        keep = drop_duplicates(A, tr.C, snr_a, patch_a, params.merge_thr)
         A = A[:, keep]
         tr = TemporalResult(*(getattr(tr, f.name)[keep] for f in dataclasses.fields(TemporalResult)))
         snr_a, rval_a, patch_a = snr_a[keep], rval_a[keep], patch_a[keep]
@@ -725,9 +381,6 @@ def fit_cnmfe(
     )
 
 
-# ------------------------------------------------------------------------------------------ seed images
-
-
 def correlation_pnr_images(
     source: FrameSource,
     gSig: int | tuple[int, int],
@@ -742,8 +395,8 @@ def correlation_pnr_images(
     half-width + 1, so results equal the whole-frame computation) to bound memory by one tile's frames.
 
     gSiz defaults to 4 gSig + 1. Used to choose min_corr / min_pnr (CaImAn's `correlation_pnr`)."""
-    gsig = _pair(gSig, "gSig", float)
-    gsiz = _pair(gSiz if gSiz is not None else (4 * int(gsig[0]) + 1, 4 * int(gsig[1]) + 1), "gSiz")
+    gsig = int_pair(gSig, "gSig", float)
+    gsiz = int_pair(gSiz if gSiz is not None else (4 * int(gsig[0]) + 1, 4 * int(gsig[1]) + 1), "gSiz")
     gsiz = tuple(v if v % 2 else v + 1 for v in gsiz)
     h, w = int(source.height), int(source.width)
     my, mx = gsiz[0] // 2 + 1, gsiz[1] // 2 + 1
@@ -753,7 +406,7 @@ def correlation_pnr_images(
         for c0 in range(0, w, tile_px):
             r1, c1 = min(h, r0 + tile_px), min(w, c0 + tile_px)
             R0, R1, C0, C1 = max(0, r0 - my), min(h, r1 + my), max(0, c0 - mx), min(w, c1 + mx)
-            block = downsample_time(_read_region(source, (R0, R1), (C0, C1), chunk_frames), tsub)
+            block = downsample_time(read_region(source, (R0, R1), (C0, C1), chunk_frames), tsub)
             im = seed_images(block, gsig, gsiz, center_psf)
             corr[r0:r1, c0:c1] = im.corr[r0 - R0 : r1 - R0, c0 - C0 : c1 - C0]
             pnr[r0:r1, c0:c1] = im.pnr[r0 - R0 : r1 - R0, c0 - C0 : c1 - C0]

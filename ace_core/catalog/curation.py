@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ace_core.catalog import layout
 from ace_core.errors import InputFormatError
+from ace_core.store.atomic import atomic_file
 
 COLUMNS = ("component_id", "decision", "reviewer", "time", "estimates_hash")
 DECISIONS = ("keep", "reject")
@@ -21,15 +23,13 @@ DECISIONS = ("keep", "reject")
 
 @dataclass(frozen=True)
 class CurationDecisions:
+    """The decision for every unit and where it came from."""
+
     keep: np.ndarray  # (K,) bool per original unit position
     source: str  # "automatic proposal (min_SNR, rval_thr)" or "reviewed: <file>"
     n_reviewed: int
     reviewers: tuple[str, ...]
     path: Path | None
-
-
-def decisions_path(project_path: str | Path, line: str) -> Path:
-    return Path(project_path) / "curation" / f"{line}.csv"
 
 
 def read_decisions(
@@ -92,7 +92,7 @@ def decide(
 ) -> CurationDecisions:
     """Reviewed decisions where a file exists, the automatic quality proposal for everything else."""
     keep = np.asarray(idx_good, dtype=bool).copy()
-    path = decisions_path(project_path, line)
+    path = layout.curation_path(project_path, line)
     if not path.exists():
         return CurationDecisions(keep, "automatic proposal (min_SNR, rval_thr)", 0, (), None)
     decisions = read_decisions(path, unit_ids=unit_ids, estimates_hash=estimates_hash)
@@ -108,8 +108,7 @@ def write_decisions(
 ) -> Path:
     """Write a decisions file (what a review tool or a person saves)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    with atomic_file(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
         for cid, decision in sorted(decisions.items()):

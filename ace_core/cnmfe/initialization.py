@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ace_core.deconvolution import noise_std
+from ace_core.cnmfe.deconvolution import noise_std
 
 __all__ = [
     "InitResult",

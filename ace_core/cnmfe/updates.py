@@ -36,7 +36,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import log_ndtr, ndtri
 
-from ace_core.deconvolution import Deconvolved, deconvolve
+from ace_core.cnmfe.deconvolution import Deconvolved, deconvolve
 
 __all__ = [
     "TemporalResult",

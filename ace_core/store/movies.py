@@ -19,7 +19,8 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ace_core import store
+from ace_core.store.atomic import atomic_directory
+from ace_core.store.datasets import ZARR_FORMAT, open_dataset
 
 MOVIE_VARIABLE = "movie"
 MOVIE_DIMS = ("frame", "y", "x")
@@ -70,8 +71,8 @@ class MovieWriter:
         self._extra: list[xr.Dataset] = []
 
     def __enter__(self) -> "MovieWriter":
-        self.tmp_path = self._stack.enter_context(store.atomic_directory(self.path))
-        group = zarr.open_group(str(self.tmp_path), mode="w", zarr_format=store.ZARR_FORMAT)
+        self.tmp_path = self._stack.enter_context(atomic_directory(self.path))
+        group = zarr.open_group(str(self.tmp_path), mode="w", zarr_format=ZARR_FORMAT)
         # No fill value for integer movies: xarray would mask it (e.g. every 0 of a uint8 movie) and decode
         # the movie as float.
         fill = np.nan if self.dtype.kind == "f" else None
@@ -102,8 +103,8 @@ class MovieWriter:
         try:
             if exc_type is None:
                 for ds in self._extra:
-                    ds.to_zarr(self.tmp_path, mode="a", zarr_format=store.ZARR_FORMAT, consolidated=False)
-                group = zarr.open_group(str(self.tmp_path), mode="r+", zarr_format=store.ZARR_FORMAT)
+                    ds.to_zarr(self.tmp_path, mode="a", zarr_format=ZARR_FORMAT, consolidated=False)
+                group = zarr.open_group(str(self.tmp_path), mode="r+", zarr_format=ZARR_FORMAT)
                 group.attrs.update(_jsonable(self.attrs))
                 zarr.consolidate_metadata(str(self.tmp_path))
         except BaseException:
@@ -114,4 +115,4 @@ class MovieWriter:
 
 def open_movie(path: str | Path) -> xr.Dataset:
     """Lazy dataset of a movie product (nothing is read until sliced, e.g. `.movie[i:j].values`)."""
-    return store.open_dataset(path)
+    return open_dataset(path)

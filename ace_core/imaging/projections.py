@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ace_core.frames import FrameSource, chunk_bounds
+from ace_core.io.frames import FrameSource, chunk_bounds
 
 __all__ = ["Projections", "compute_projections", "median_sample_indices"]
 

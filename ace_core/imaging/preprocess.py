@@ -55,9 +55,9 @@ import numpy as np
 import scipy.ndimage
 import xarray as xr
 
-from ace_core.crop import CropBox, CropError, crop_frames
-from ace_core.frames import FrameSource, chunk_bounds
-from ace_core.movie_store import MOVIE_VARIABLE, MovieWriter, write_region
+from ace_core.imaging.crop import CropBox, CropError, crop_frames
+from ace_core.io.frames import FrameSource, chunk_bounds
+from ace_core.store.movies import MOVIE_VARIABLE, MovieWriter, write_region
 
 __all__ = [
     "DETREND_METHODS",

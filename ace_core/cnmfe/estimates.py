@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 from scipy import sparse
 
-from ace_core.cnmfe import CNMFEEstimates
+from ace_core.cnmfe.params import CNMFEEstimates
 
 
 def _hash(*arrays: np.ndarray) -> str:

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from ace_core.frames import FrameSource, chunk_bounds
+from ace_core.io.frames import FrameSource, chunk_bounds
 
 __all__ = [
     "DenoiseParams",

@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 from scipy.special import i0
 
-from ace_core import catalog, experiment_events, head_orientation, miniscope, neuralynx
-from ace_core.synth_calcium import CalciumMovieSpec, CalciumTruth, iter_frame_chunks, make_truth
-from ace_core.synth_lfp import OscillationSpec, oscillation_phase, synth_lfp
+from ace_core import catalog
+from ace_core.io import head_orientation, miniscope, neuralynx
+from ace_core.simulation.calcium import CalciumMovieSpec, CalciumTruth, iter_frame_chunks, make_truth
+from ace_core.simulation.lfp import OscillationSpec, oscillation_phase, synth_lfp
+from ace_core.sync import clocks
 
 SESSION_START_US = 7_200_000_000  # arbitrary non-zero Neuralynx clock value at the first record
 RECORDING_START = dt.datetime(2024, 1, 15, 10, 0, 0)
@@ -189,7 +191,7 @@ def _write_head_and_notes(
     if spec.note_label:
         drug_s = spec.drug_start_s if spec.drug_start_s is not None else float(np.median(frame_times_s))
         k = int(np.clip(np.searchsorted(frame_times_s, drug_s), 0, host_ms.size - 1))
-        experiment_events.write_notes_csv(session_dir, [int(host_ms[k])], [spec.note_label])
+        clocks.write_notes_csv(session_dir, [int(host_ms[k])], [spec.note_label])
     if not spec.head_orientation:
         return None
     t = host_ms / 1e3
