@@ -48,8 +48,8 @@ def _line_order(line: str) -> tuple[int, str]:
 
 
 def cmd_status(args: argparse.Namespace, defs: dg.Definitions, instance: dg.DagsterInstance) -> int:
+    from ace_assets.helpers.staleness import not_fresh
     from ace_assets.jobs import product_keys
-    from ace_assets.staleness import not_fresh
 
     graph = defs.resolve_asset_graph()
     lines = _known_lines(instance, args.lines)

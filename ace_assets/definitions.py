@@ -1,15 +1,20 @@
-"""The ACE Assets code location (`dagster dev -w workspace.yaml` loads `defs` from here)."""
+"""The ACE Assets code location (``dagster dev -w workspace.yaml`` loads ``defs`` from here).
+
+One module per asset group, as the UI shows them: the observed sources (``raw``, ``parameters``) and the
+products (``ephys``, ``sync``, ``miniscope``, ``cnmfe``, ``phase_locking``).
+"""
 
 import dagster as dg
 
-from ace_assets.assets import cnmfe, ephys, miniscope, multimodal, phase, raw, sync, utilities
+from ace_assets.assets import cnmfe, ephys, miniscope, parameters, phase_locking, raw, sync
 from ace_assets.automation import ace_automation, with_automation_condition
-from ace_assets.io_manager import ZarrProductIOManager
+from ace_assets.checks import CHECKS
+from ace_assets.io_managers import DatasetIOManager, MovieIOManager
 from ace_assets.jobs import observe_sources_job, process_line_job
 from ace_assets.resources import (
-    AcePaths,
     ComputeResource,
-    LineParameters,
+    ProductStore,
+    ProjectCatalog,
     default_data_path,
     default_project_path,
     default_store_path,
@@ -22,33 +27,14 @@ from ace_assets.sensors import experiments_csv_sensor, source_change_sensor
 # 53 s with spawn, 39 s with forkserver).
 EXECUTOR = dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}})
 
-# Every derived product; the observed sources are listed separately in build_definitions.
-PRODUCTS = [
-    ephys.lfp,
-    ephys.filtered_lfp,
-    ephys.lfp_phase,
-    ephys.lfp_spectrogram,
-    sync.ttl_events,
-    sync.t_ca_im,
-    multimodal.ephys_frame_index,
-    miniscope.movie_projections,
-    miniscope.cropped_movie,
-    miniscope.preprocessed_movie,
-    miniscope.motion_correction_step,
-    multimodal.miniscope_band,
-    multimodal.miniscope_phase,
-    multimodal.miniscope_spectrogram,
-    cnmfe.cnmfe_estimates,
-    cnmfe.curated_estimates,
-    cnmfe.calcium_events,
-    phase.event_phases,
-    phase.phase_histograms,
-    utilities.denoised_movie,
-    utilities.head_orientation_angles,
-    utilities.zscored_traces,
-    utilities.event_triggered_averages,
-    utilities.experiment_events_table,
-]
+SOURCE_GROUPS = {"raw": raw, "parameters": parameters}
+PRODUCT_GROUPS = {
+    "ephys": ephys,
+    "sync": sync,
+    "miniscope": miniscope,
+    "cnmfe": cnmfe,
+    "phase_locking": phase_locking,
+}
 
 
 def build_definitions(
@@ -57,37 +43,25 @@ def build_definitions(
     store_path: str | None = None,
     compute: ComputeResource | None = None,
 ) -> dg.Definitions:
-    """Definitions bound to the given folders (default: ACE_* env vars, then the demo folders)."""
-    paths = AcePaths(
-        project_path=project_path or default_project_path(),
-        data_path=data_path or default_data_path(),
-        store_path=store_path or default_store_path(),
+    """Definitions bound to the given folders (default: ``ACE_*`` environment variables, then the demo)."""
+    catalog = ProjectCatalog(
+        project_path=project_path or default_project_path(), data_path=data_path or default_data_path()
     )
+    store = ProductStore(store_path=store_path or default_store_path())
+    sources = [a for g, m in SOURCE_GROUPS.items() for a in dg.load_assets_from_modules([m], group_name=g)]
+    products = [a for g, m in PRODUCT_GROUPS.items() for a in dg.load_assets_from_modules([m], group_name=g)]
     return dg.Definitions(
-        assets=[
-            raw.raw_neuralynx,
-            raw.raw_miniscope,
-            *raw.PARAMETER_SOURCES.values(),
-            raw.curation_decisions,
-            *with_automation_condition(PRODUCTS),
-        ],
-        asset_checks=[
-            sync.t_ca_im_matches_movie,
-            sync.ttl_sync_quality,
-            ephys.lfp_nan_fraction,
-            cnmfe.cnmfe_component_count,
-            miniscope.motion_correction_quality,
-            phase.enough_events_for_statistics,
-            phase.low_confidence_event_fraction,
-        ],
+        assets=[*sources, *with_automation_condition(products)],
+        asset_checks=CHECKS,
         jobs=[process_line_job, observe_sources_job],
         executor=EXECUTOR,
         sensors=[experiments_csv_sensor, source_change_sensor, ace_automation],
         schedules=[nightly_reprocess],
         resources={
-            "paths": paths,
-            "parameters": LineParameters(paths=paths),
-            "zarr_io": ZarrProductIOManager(store_path=paths.store_path),
+            "catalog": catalog,
+            "store": store,
+            "zarr_io": DatasetIOManager(store=store),
+            "movie_io": MovieIOManager(store=store),
             "compute": compute or ComputeResource(),
         },
     )

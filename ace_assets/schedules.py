@@ -9,9 +9,9 @@ import os
 
 import dagster as dg
 
+from ace_assets.helpers.staleness import stale_or_missing
 from ace_assets.jobs import process_line_job, product_keys, reprocess_keys
 from ace_assets.partitions import experiment_lines
-from ace_assets.staleness import stale_or_missing
 
 NIGHTLY_CRON = os.environ.get("ACE_NIGHTLY_CRON", "0 2 * * *")
 

@@ -6,10 +6,9 @@ import os
 
 import dagster as dg
 
-from ace_assets.assets.raw import source_versions
 from ace_assets.jobs import process_line_job
 from ace_assets.partitions import experiment_lines
-from ace_assets.resources import AcePaths
+from ace_assets.resources import ProjectCatalog
 from ace_core.errors import AceError
 
 # Dagster's tag for an observation's data version (what staleness compares).
@@ -53,9 +52,9 @@ def _has_raw_data(exp) -> bool:
     description="Adds every new `line number` of experiments.csv as a partition and requests its run "
     "once both raw folders exist.",
 )
-def experiments_csv_sensor(context: dg.SensorEvaluationContext, paths: AcePaths):
+def experiments_csv_sensor(context: dg.SensorEvaluationContext, catalog: ProjectCatalog):
     try:
-        experiments = paths.experiments()
+        experiments = catalog.experiments()
     except (AceError, OSError) as exc:
         return dg.SkipReason(f"cannot read the experiment catalog: {exc}")
     known = set(context.instance.get_dynamic_partitions(experiment_lines.name))
@@ -68,8 +67,9 @@ def experiments_csv_sensor(context: dg.SensorEvaluationContext, paths: AcePaths)
     if not new and not ready:
         return dg.SkipReason("no new experiment lines")
     # Observe the sources of the lines about to run, before their first materialization: staleness of a
-    # partitioned product only tracks observations recorded before it was materialized (pitfall P6).
-    observations = _observations(source_versions(paths, ready, context.log, experiments)) if ready else []
+    # partitioned product only tracks observations recorded before it was materialized.
+    versions = catalog.source_versions(ready, experiments, warn=context.log.warning) if ready else {}
+    observations = _observations(versions)
     return dg.SensorResult(
         asset_events=observations,
         dynamic_partitions_requests=[experiment_lines.build_add_request(new)] if new else [],
@@ -85,10 +85,10 @@ def experiments_csv_sensor(context: dg.SensorEvaluationContext, paths: AcePaths)
     "parameter rows and curation file, and records an observation for each one that changed, so edited "
     "lines show as stale without anyone clicking 'Observe sources'.",
 )
-def source_change_sensor(context: dg.SensorEvaluationContext, paths: AcePaths):
+def source_change_sensor(context: dg.SensorEvaluationContext, catalog: ProjectCatalog):
     lines = context.instance.get_dynamic_partitions(experiment_lines.name)
     try:
-        versions = source_versions(paths, lines, context.log)
+        versions = catalog.source_versions(lines, warn=context.log.warning)
     except (AceError, OSError) as exc:
         return dg.SkipReason(f"cannot fingerprint the sources: {exc}")
     last = json.loads(context.cursor) if context.cursor else {}

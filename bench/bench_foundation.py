@@ -23,6 +23,7 @@ from scipy import signal
 
 from ace_core.io import neuralynx
 from ace_core.signal import filters
+from ace_core.simulation import neuralynx_files
 
 
 def timed(fn, repeat: int = 1):
@@ -43,8 +44,12 @@ def write_session(folder: Path, fs_hz: float, minutes: float) -> None:
     t = np.arange(n) / fs_hz
     for ad, name in enumerate(neuralynx.LAB_CHANNELS):
         x = 200 * np.cos(2 * np.pi * 1.5 * t + ad) + rng.normal(0, 50, n)
-        neuralynx.write_ncs(folder / f"{name}.ncs", [(1_000_000, x)], fs_hz, channel_name=name, ad_channel=ad)
-    neuralynx.write_nev(folder / "Events.nev", neuralynx.ttl_edge_events(1_000_000 + np.arange(100) * 50_000))
+        neuralynx_files.write_ncs(
+            folder / f"{name}.ncs", [(1_000_000, x)], fs_hz, channel_name=name, ad_channel=ad
+        )
+    neuralynx_files.write_nev(
+        folder / "Events.nev", neuralynx_files.ttl_edge_events(1_000_000 + np.arange(100) * 50_000)
+    )
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from ace_assets.partitions import experiment_lines  # noqa: E402
 from ace_assets.resources import DEMO_ROOT  # noqa: E402
 from ace_assets.sensors import experiments_csv_sensor  # noqa: E402
 from ace_core import store  # noqa: E402
+from ace_core.catalog import layout  # noqa: E402
 from ace_core.simulation.experiment import demo_specs, generate_project  # noqa: E402
 from ace_core.simulation.lfp import oscillation_phase  # noqa: E402
 
@@ -74,7 +75,7 @@ def main() -> int:
     with dg.DagsterInstance.get() as instance:
         # The same sensor the daemon runs adds the lines as partitions.
         result = experiments_csv_sensor(
-            dg.build_sensor_context(instance=instance, resources={"paths": defs.resources["paths"]})
+            dg.build_sensor_context(instance=instance, resources={"catalog": defs.resources["catalog"]})
         )
         for req in getattr(result, "dynamic_partitions_requests", []) or []:
             instance.add_dynamic_partitions(experiment_lines.name, list(req.partition_keys))
@@ -136,9 +137,9 @@ def main() -> int:
             )
         )
         if ok:
-            clock = store.open_dataset(product_store / "t_ca_im" / f"{spec.line}.zarr")
-            phase = store.open_dataset(product_store / "lfp_phase" / f"{spec.line}.zarr")
-            spectro = store.open_dataset(product_store / "lfp_spectrogram" / f"{spec.line}.zarr")
+            clock = store.open_dataset(layout.product_path(product_store, "t_ca_im", spec.line))
+            phase = store.open_dataset(layout.product_path(product_store, "lfp_phase", spec.line))
+            spectro = store.open_dataset(layout.product_path(product_store, "lfp_spectrogram", spec.line))
             t = clock["t_ca_im_s"].values
             err_ms = (
                 np.abs(t - truth.frame_times_s).max() * 1e3 if t.size == truth.frame_times_s.size else np.nan
@@ -150,11 +151,11 @@ def main() -> int:
             )
             psd = spectro["psd"].values
             peak = float(spectro["f_hz"].values[np.nanargmax(np.nanmean(psd[1:], axis=1)) + 1])
-            cropped = store.open_dataset(product_store / "cropped_movie" / f"{spec.line}.zarr")
-            shifts = store.open_dataset(product_store / "motion_shifts" / f"{spec.line}.zarr")
+            cropped = store.open_dataset(layout.product_path(product_store, "cropped_movie", spec.line))
+            shifts = store.open_dataset(layout.product_path(product_store, "motion_shifts", spec.line))
             rmse = shift_rmse_px(shifts["rigid_shifts"].values, truth.calcium.effective_rigid_shifts_px())
-            curated = store.open_dataset(product_store / "curated_estimates" / f"{spec.line}.zarr")
-            hist = store.open_dataset(product_store / "phase_histograms" / f"{spec.line}.zarr")
+            curated = store.open_dataset(layout.product_path(product_store, "curated_estimates", spec.line))
+            hist = store.open_dataset(layout.product_path(product_store, "phase_histograms", spec.line))
             table.append(
                 (
                     spec.line,

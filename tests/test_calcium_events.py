@@ -16,31 +16,31 @@ def test_first_derivative_reports_the_frame_where_the_rise_lands():
     c = _step(at=8)  # C[7] = 0 -> C[8] = 10: the rise lands on frame 8
     ours = events_from_traces(c[None], derivative="first", event_height=5)
     ref = events_from_traces(c[None], derivative="first", event_height=5, reference_index_convention=True)
-    assert ours[0].tolist() == [8]
-    assert ref[0].tolist() == [7]  # the reference's index into the difference, one frame early
+    assert ours[1].tolist() == [8]
+    assert ref[1].tolist() == [7]  # the reference's index into the difference, one frame early
 
 
 def test_second_derivative_convention():
     c = _step(at=8)
     # second difference x[i] = C[i+2] - 2 C[i+1] + C[i] peaks at i = 6 for a step landing on frame 8
-    assert events_from_traces(c[None], derivative="second", event_height=5)[0].tolist() == [8]
+    assert events_from_traces(c[None], derivative="second", event_height=5)[1].tolist() == [8]
     ref = events_from_traces(c[None], derivative="second", event_height=5, reference_index_convention=True)
-    assert ref[0].tolist() == [6]
+    assert ref[1].tolist() == [6]
 
 
 def test_zeroth_is_local_maxima_of_the_trace():
     c = np.array([0, 1, 6, 2, 0, 7, 7, 7, 1, 0, 4, 0], float)
-    ev = events_from_traces(c[None], derivative="zeroth", event_height=5)[0]
+    ev = events_from_traces(c[None], derivative="zeroth", event_height=5)[1]
     # strict local maxima; the flat peak 7,7,7 is reported at its middle; 4 is below the height
     assert ev.tolist() == [2, 6]
     assert events_from_traces(c[None], derivative="zeroth", event_height=5, reference_index_convention=True)[
-        0
+        1
     ].tolist() == [2, 6]
 
 
 def test_height_is_inclusive_and_absolute():
     c = np.array([0, 0, 5, 0, 0, 4.99, 0], float)
-    assert events_from_traces(c[None], derivative="zeroth", event_height=5)[0].tolist() == [2]
+    assert events_from_traces(c[None], derivative="zeroth", event_height=5)[1].tolist() == [2]
 
 
 def test_height_in_noise_units():
@@ -55,22 +55,25 @@ def test_height_in_noise_units():
     y = c + noise * rng.standard_normal(n)
     truth = np.flatnonzero(spikes)
     for kwargs in ({"noise": [noise]}, {}):  # given noise, or estimated from the derivative (MAD)
-        ev = events_from_traces(y[None], derivative="first", event_height_sd=5, **kwargs)[0]
+        ev = events_from_traces(y[None], derivative="first", event_height_sd=5, **kwargs)[1]
         hits = sum(np.any(np.abs(ev - t) <= 1) for t in truth)
         assert hits >= 29
         assert len(ev) <= 33  # the 5 SD threshold leaves few noise peaks
     # the same trace scaled by 100: absolute heights change meaning, SD heights do not
-    ev_scaled = events_from_traces(100 * y[None], derivative="first", event_height_sd=5)[0]
-    ev_plain = events_from_traces(y[None], derivative="first", event_height_sd=5)[0]
+    ev_scaled = events_from_traces(100 * y[None], derivative="first", event_height_sd=5)[1]
+    ev_plain = events_from_traces(y[None], derivative="first", event_height_sd=5)[1]
     assert np.array_equal(ev_scaled, ev_plain)
 
 
-def test_one_entry_per_unit_and_validation():
+def test_one_flat_table_for_all_units_and_validation():
     c = np.stack([_step(at=5), _step(at=12), np.zeros(20)])
-    ev = events_from_traces(c, derivative="first", event_height=5)
-    assert sorted(ev) == [0, 1, 2]
-    assert ev[0].tolist() == [5] and ev[1].tolist() == [12] and ev[2].size == 0
-    assert ev[0].dtype == np.int64
+    unit, frame = events_from_traces(c, derivative="first", event_height=5)
+    assert unit.tolist() == [0, 1] and frame.tolist() == [5, 12]  # the silent third unit has no row
+    assert unit.dtype == frame.dtype == np.int64
+    unit, frame = events_from_traces(c, derivative="first", event_height=5, unit_ids=[7, 3, 9])
+    assert unit.tolist() == [7, 3] and frame.tolist() == [5, 12]  # ids kept, trace order kept
+    with pytest.raises(ValueError):
+        events_from_traces(c, unit_ids=[1, 2])
     with pytest.raises(ValueError):
         events_from_traces(c, derivative="third")
     with pytest.raises(ValueError):

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from ace_core.errors import InputFormatError
+from ace_core.io.notes import read_notes
+from ace_core.simulation.sidecar_files import write_notes_csv
 from ace_core.sync.clocks import (
     EVENT_TABLE_COLUMNS,
     events_on_both_clocks,
     map_between_clocks,
     nearest_frame,
-    read_notes,
-    write_notes_csv,
 )
 
 OFFSET_S, DRIFT = 50.0, 1e-4  # ephys = OFFSET + (1 + DRIFT) * host

@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from ace_core.analysis.head_orientation import euler_to_quat, orientation_on_clocks, quat_to_euler
 from ace_core.errors import InputFormatError
-from ace_core.io.head_orientation import (
-    HEAD_ORIENTATION_FILE,
-    euler_to_quat,
-    orientation_on_clocks,
-    quat_to_euler,
-    read_head_orientation,
-    write_head_orientation_csv,
-)
+from ace_core.io.head_orientation import HEAD_ORIENTATION_FILE, read_head_orientation
+from ace_core.simulation.sidecar_files import write_head_orientation_csv
 
 
 def _angle_error_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -16,15 +16,14 @@ from ace_core.io.miniscope import (
     TIMESTAMPS_HEADER,
     MiniscopeRecording,
     find_device_dir,
-    format_frame_rate,
     iter_frames,
     open_recording,
     parse_frame_rate,
     parse_recording_start,
     read_frames,
     read_timestamps,
-    write_recording,
 )
+from ace_core.simulation.miniscope_files import format_frame_rate, write_recording
 
 N_FRAMES, HEIGHT, WIDTH, PER_FILE, RATE_HZ = 125, 24, 32, 10, 20.0
 

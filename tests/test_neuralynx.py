@@ -18,15 +18,12 @@ from ace_core.io.neuralynx import (
     TTL_HIGH_LABEL,
     TTL_LOW_LABEL,
     EphysEvents,
-    NevEvent,
     list_channels,
     read_channel,
     read_events,
     session_start_us,
-    ttl_edge_events,
-    write_ncs,
-    write_nev,
 )
+from ace_core.simulation.neuralynx_files import NevEvent, ttl_edge_events, write_ncs, write_nev
 
 T_FIRST_US = 3_600_000_000  # first .ncs record, 1 h after the Cheetah clock started
 PAUSE_US = 1_700_000

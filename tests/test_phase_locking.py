@@ -14,15 +14,13 @@ from scipy.special import i0
 
 from ace_core.analysis.phase_locking import (
     circular_stats,
-    event_frames_to_global,
     event_phases,
     mean_density_histogram,
-    miniscope_band_phase,
     phase_histogram,
     population_stats,
     rayleigh_p,
 )
-from ace_core.io import miniscope, neuralynx
+from ace_core.io import neuralynx
 from ace_core.signal import filters
 from ace_core.simulation.calcium import CalciumMovieSpec
 from ace_core.simulation.experiment import ExperimentSpec, ExperimentTruth, generate_experiment
@@ -41,6 +39,21 @@ def wrap(x):
 
 def angle_error_deg(a: float, b: float) -> float:
     return float(np.degrees(abs(wrap(a - b))))
+
+
+def flat(events: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit event frames as the flat (unit id, frame) table the pipeline uses."""
+    units = [np.full(np.size(f), k, dtype=np.int64) for k, f in events.items()]
+    frames = [np.asarray(f, dtype=np.int64) for f in events.values()]
+    if not units:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(units), np.concatenate(frames)
+
+
+def ephys_stats(ev):
+    """Population statistics of the events' LFP phases that enter the ephys statistics."""
+    use = ev.used_ephys
+    return population_stats(ev.event_unit_id[use], ev.phase_ephys[use], unit_ids=ev.unit_ids)
 
 
 @dataclass
@@ -79,19 +92,19 @@ def sessions(tmp_path_factory) -> dict[str, Session]:
 def test_recovers_injected_preferred_phase(sessions, name: str) -> None:
     s = sessions[name]
     phi0 = PREFERRED[name]
-    ev = event_phases(s.events, s.ephys_idx_all, s.lfp_phase)
-    pop = population_stats(ev.phases_ephys)
+    ev = event_phases(*flat(s.events), s.ephys_idx_all, s.lfp_phase)
+    pop = ephys_stats(ev)
     assert angle_error_deg(pop.population_angle_rad, phi0) < 10.0
     assert pop.pooled.rayleigh_p < 1e-3
     assert angle_error_deg(pop.pooled.mean_angle_rad, phi0) < 10.0
-    for k, st in pop.per_neuron.items():
+    for k, st in zip(pop.unit_ids, pop.per_unit, strict=True):
         assert st.rayleigh_p < 1e-3, k
     # The phase of the band-passed LFP at each event frame tracks the true oscillation phase there.
     true_phase = s.truth.spike_phase_rad[ev.event_frame]
     assert np.degrees(np.median(np.abs(wrap(ev.phase_ephys - true_phase)))) < 10.0
     # Unlocked neurons stay unlocked.
     unlocked = {int(k): np.flatnonzero(s.truth.calcium.spikes[k]) for k in np.flatnonzero(~s.truth.locked)}
-    assert population_stats(event_phases(unlocked, s.ephys_idx_all, s.lfp_phase).phases_ephys).pooled.n > 100
+    assert ephys_stats(event_phases(*flat(unlocked), s.ephys_idx_all, s.lfp_phase)).pooled.n > 100
 
 
 def test_ttl_clock_maps_to_the_same_samples(sessions) -> None:
@@ -110,45 +123,24 @@ def test_low_confidence_events_are_excluded_and_counted(sessions) -> None:
     np.testing.assert_array_equal(low, clock.interpolated)
     e_all = nearest_sample_index(clock.t_ca_im_s, 0.0, 1000.0, s.lfp_phase.size)
 
-    excluded = event_phases(s.events, e_all, s.lfp_phase, low_confidence=low)
-    included = event_phases(s.events, e_all, s.lfp_phase, low_confidence=low, exclude_low_confidence=False)
-    first, count = TTL_GAP
-    in_gap = {k: int(np.count_nonzero((f >= first) & (f < first + count))) for k, f in s.events.items()}
-    assert sum(in_gap.values()) > 0
-    assert excluded.excluded_low_confidence == in_gap
-    assert included.excluded_low_confidence == dict.fromkeys(in_gap, 0)
-    for k, f in s.events.items():
-        assert excluded.phases_ephys[k].size == f.size - in_gap[k]
-        assert included.phases_ephys[k].size == f.size
-    assert excluded.excluded_nan == dict.fromkeys(in_gap, 0)
-    assert int(excluded.low_confidence.sum()) == sum(in_gap.values())
-
-
-def test_events_from_movies_not_starting_at_0_avi(sessions) -> None:
-    s = sessions["third_pi"]
-    rec = miniscope.open_recording(s.truth.calcium_dir)
-    starts = rec.movie_start_frames()
-    first, stop = int(starts[2]), int(starts[4])  # the user loaded 2.avi and 3.avi only
-    assert first == 2000
-    local = {k: f[(f >= first) & (f < stop)] - first for k, f in s.events.items()}
-
-    mapped = event_frames_to_global(local, first, n_frames=rec.n_frames)
-    for k, f in s.events.items():
-        np.testing.assert_array_equal(mapped[k], f[(f >= first) & (f < stop)])
-    ours = event_phases(mapped, s.ephys_idx_all, s.lfp_phase)
-    reference = event_phases(event_frames_to_global(local, 0), s.ephys_idx_all, s.lfp_phase)  # defect 6
-    true_phase = s.truth.spike_phase_rad[ours.event_frame]
-    assert np.degrees(np.mean(np.abs(wrap(ours.phase_ephys - true_phase)))) < 15.0
-    assert np.degrees(np.mean(np.abs(wrap(reference.phase_ephys - true_phase)))) > 60.0
-    assert angle_error_deg(population_stats(ours.phases_ephys).population_angle_rad, np.pi / 3) < 15.0
-
-    np.testing.assert_array_equal(
-        event_frames_to_global({0: np.array([5])}, 10, derivative_offset=1)[0], [16]
+    excluded = event_phases(*flat(s.events), e_all, s.lfp_phase, low_confidence=low)
+    included = event_phases(
+        *flat(s.events), e_all, s.lfp_phase, low_confidence=low, exclude_low_confidence=False
     )
-    with pytest.raises(ValueError, match="outside"):
-        event_frames_to_global({0: np.array([4000])}, first, n_frames=rec.n_frames)
-    with pytest.raises(ValueError, match="first_frame"):
-        event_frames_to_global({0: np.array([1])}, -1)
+    first, count = TTL_GAP
+    units = sorted(s.events)
+    in_gap = np.array(
+        [np.count_nonzero((s.events[k] >= first) & (s.events[k] < first + count)) for k in units]
+    )
+    assert excluded.unit_ids.tolist() == units and in_gap.sum() > 0
+    np.testing.assert_array_equal(excluded.excluded_low_confidence, in_gap)
+    np.testing.assert_array_equal(included.excluded_low_confidence, 0)
+    for i, k in enumerate(units):
+        rows = excluded.event_unit_id == k
+        assert np.count_nonzero(excluded.used_ephys[rows]) == s.events[k].size - in_gap[i]
+        assert np.count_nonzero(included.used_ephys[rows]) == s.events[k].size
+    np.testing.assert_array_equal(excluded.excluded_nan, 0)
+    assert int(excluded.low_confidence.sum()) == in_gap.sum()
 
 
 def test_event_phases_nan_gap_and_miniscope_offset() -> None:
@@ -157,24 +149,29 @@ def test_event_phases_nan_gap_and_miniscope_offset() -> None:
     e_all = np.arange(0, 1000, 10)  # 100 frames
     mini = wrap(np.arange(70) * 0.1)  # loaded movie = global frames 30..99
     ev = event_phases(
-        {3: np.array([45, 50, 99]), 1: np.array([31, 35, 41]), 7: np.array([], dtype=int)},
+        [3, 3, 3, 1, 1, 1],
+        [45, 50, 99, 31, 35, 41],
         e_all,
         lfp,
         mini,
+        unit_ids=[1, 3, 7],
         miniscope_first_frame=30,
     )
-    assert list(ev.neuron_ids) == [1, 3, 7]
-    assert ev.excluded_nan == {1: 2, 3: 0, 7: 0}
-    np.testing.assert_array_equal(ev.phases_ephys[1], lfp[[410]])
-    np.testing.assert_array_equal(ev.phases_ephys[3], lfp[[450, 500, 990]])
-    np.testing.assert_array_equal(ev.ephys_idx_ca_events[1], [310, 350, 410])
-    np.testing.assert_array_equal(ev.ca_events_phases_miniscope[3], mini[[15, 20, 69]])
-    np.testing.assert_array_equal(ev.phases_miniscope[1], mini[[1, 5, 11]])  # NaN ephys phase: kept here
-    assert ev.phases_ephys[7].size == 0 and ev.n_events == 6
+    assert list(ev.unit_ids) == [1, 3, 7]
+    np.testing.assert_array_equal(ev.excluded_nan, [2, 0, 0])
+    one, three = ev.event_unit_id == 1, ev.event_unit_id == 3
+    np.testing.assert_array_equal(ev.phase_ephys[one & ev.used_ephys], lfp[[410]])
+    np.testing.assert_array_equal(ev.phase_ephys[three & ev.used_ephys], lfp[[450, 500, 990]])
+    np.testing.assert_array_equal(ev.event_sample[one], [310, 350, 410])
+    np.testing.assert_array_equal(ev.phase_miniscope[three], mini[[15, 20, 69]])
+    np.testing.assert_array_equal(ev.phase_miniscope[one], mini[[1, 5, 11]])  # NaN ephys phase: kept here
+    assert not np.any(ev.event_unit_id == 7) and ev.n_events == 6
     with pytest.raises(ValueError, match="miniscope"):
-        event_phases({1: np.array([29])}, e_all, lfp, mini, miniscope_first_frame=30)
+        event_phases([1], [29], e_all, lfp, mini, miniscope_first_frame=30)
     with pytest.raises(ValueError, match="frame clock"):
-        event_phases({1: np.array([100])}, e_all, lfp)
+        event_phases([1], [100], e_all, lfp)
+    with pytest.raises(ValueError, match="one unit id per event"):
+        event_phases([1, 2], [10], e_all, lfp)
 
 
 def test_phase_histogram_bins_and_closed_last_bin() -> None:
@@ -186,10 +183,10 @@ def test_phase_histogram_bins_and_closed_last_bin() -> None:
     assert np.flatnonzero(phase_histogram(np.array([edges[5]]))[0]).tolist() == [5]
 
     rng = np.random.default_rng(0)
-    phases = {0: rng.vonmises(1.0, 2.0, 500), 1: rng.uniform(-np.pi, np.pi, 300)}
+    phases = np.concatenate([rng.vonmises(1.0, 2.0, 500), rng.uniform(-np.pi, np.pi, 300)])
     counts, edges = phase_histogram(phases)
     assert counts.sum() == 800
-    np.testing.assert_array_equal(counts, np.histogram(np.concatenate(list(phases.values())), edges)[0])
+    np.testing.assert_array_equal(counts, np.histogram(phases, edges)[0])
     dens, _ = phase_histogram(phases, density=True)
     assert np.sum(dens * np.diff(edges)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="outside"):
@@ -199,8 +196,9 @@ def test_phase_histogram_bins_and_closed_last_bin() -> None:
 def test_mean_density_histogram_weighs_neurons_equally() -> None:
     edges = np.linspace(-np.pi, np.pi, 19)
     centre = 0.5 * (edges[:-1] + edges[1:])
-    per = {0: np.full(100, centre[2]), 1: np.full(1, centre[10]), 2: np.array([])}
-    mean, sem, e = mean_density_histogram(per)
+    unit = np.array([0] * 100 + [1, 2])
+    phases = np.concatenate([np.full(100, centre[2]), [centre[10], np.nan]])  # unit 2: no finite phase
+    mean, sem, e = mean_density_histogram(unit, phases)
     np.testing.assert_allclose(e, edges)
     width = 2 * np.pi / 18
     assert mean[2] == pytest.approx(0.5 / width) and mean[10] == pytest.approx(0.5 / width)
@@ -218,8 +216,8 @@ def test_circular_stats_known_values() -> None:
     empty = circular_stats(np.array([np.nan]))
     assert empty.n == 0 and np.isnan(empty.rayleigh_p)
     assert rayleigh_p(50, 0.0) == 1.0
-    per, (angle, length), pooled = population_stats({0: np.array([0.1, 0.3]), 1: np.array([np.nan])})
-    assert per[1].n == 0 and pooled.n == 2  # a neuron without phases is left out of the population vector
+    ids, per, (angle, length), pooled = population_stats(np.array([0, 0, 1]), np.array([0.1, 0.3, np.nan]))
+    assert ids.tolist() == [0, 1] and per[1].n == 0 and pooled.n == 2  # a unit without phases is left out
     assert angle == pytest.approx(0.2) and length == pytest.approx(np.cos(0.1))
     # Large n: Zar's formula approaches exp(-Z).
     assert rayleigh_p(5000, 0.02) == pytest.approx(np.exp(-5000 * 0.02**2), rel=0.02)
@@ -249,8 +247,8 @@ def direct_session(seed: int, *, kappa: float = 0.0, preferred: float = 0.0) -> 
     spikes = rng.random((6, frames.size)) < prob
     lfp_phase = filters.band_phase(synth_lfp(t, fs, osc, seed=seed), fs, DELTA_BAND_HZ)
     events = {k: np.flatnonzero(spikes[k]) for k in range(6)}
-    ev = event_phases(events, nearest_sample_index(frames, 0.0, fs, t.size), lfp_phase)
-    return population_stats(ev.phases_ephys).pooled.rayleigh_p
+    ev = event_phases(*flat(events), nearest_sample_index(frames, 0.0, fs, t.size), lfp_phase)
+    return ephys_stats(ev).pooled.rayleigh_p
 
 
 def test_no_locking_false_positive_rate() -> None:
@@ -266,10 +264,10 @@ def test_miniscope_phase_from_the_band_passed_trace() -> None:
     rng = np.random.default_rng(5)
     true_phase = 2 * np.pi * 0.5 * t + 0.3
     trace = 60.0 + 0.01 * t + 2.0 * np.cos(true_phase) + rng.normal(0, 1.0, t.size)
-    filtered, phase = miniscope_band_phase(trace, fr)
+    filtered = filters.bandpass(trace, fr, (0.1, 1.5), order=2)  # the miniscope band's defaults
+    phase = filters.hilbert_phase(filtered)
     inner = slice(200, -200)  # away from the run ends
     assert np.degrees(np.median(np.abs(wrap(phase - true_phase)[inner]))) < 15.0
     assert np.nanstd(filtered[inner] - 2.0 * np.cos(true_phase[inner])) < 0.5
-    filtered_ref, phase_ref = miniscope_band_phase(trace, fr, from_filtered=False)  # the reference's way
-    np.testing.assert_array_equal(filtered_ref, filtered)
+    phase_ref = filters.hilbert_phase(trace)  # the reference's way: the phase of the unfiltered trace
     assert np.degrees(np.median(np.abs(wrap(phase_ref - true_phase)[inner]))) > 45.0

@@ -55,11 +55,10 @@ def test_event_triggered_average_matches_direct_including_edges():
     rng = np.random.default_rng(2)
     n_neurons, n_frames, fb, fa = 3, 30, 4, 6
     x = rng.normal(size=(n_neurons, n_frames))
-    events = {
-        0: np.array([4, 10, 23, 3, 24, 0, 29]),  # 4 and 23 are the first/last usable; 3, 24, 0, 29 excluded
-        2: [15],
-    }
-    mean, counts, lags = event_triggered_average(x, events, fb, fa)
+    # unit 0: 4 and 23 are the first/last usable frames; 3, 24, 0, 29 are excluded
+    unit = np.array([0, 0, 0, 0, 0, 0, 0, 2])
+    frame = np.array([4, 10, 23, 3, 24, 0, 29, 15])
+    mean, counts, lags = event_triggered_average(x, unit, frame, fb, fa)
     np.testing.assert_array_equal(lags, np.arange(-4, 7))
     assert mean.shape == (3, 11)
     np.testing.assert_array_equal(counts, [3, 0, 1])
@@ -71,22 +70,24 @@ def test_event_triggered_average_matches_direct_including_edges():
 
 def test_event_triggered_average_each_neuron_uses_its_own_events_and_1d():
     x = np.vstack([np.arange(20.0), 100 + np.arange(20.0)])
-    mean, counts, lags = event_triggered_average(x, {0: [5], 1: [10, 12]}, 2, 1)
+    mean, counts, lags = event_triggered_average(x, [0, 1, 1], [5, 10, 12], 2, 1)
     np.testing.assert_allclose(mean[0], [3, 4, 5, 6])
     np.testing.assert_allclose(mean[1], [109, 110, 111, 112])
     np.testing.assert_array_equal(counts, [1, 2])
-    m1, c1, _ = event_triggered_average(np.arange(20.0), {0: np.array([0, 19, 2])}, 0, 0)
+    m1, c1, _ = event_triggered_average(np.arange(20.0), [0, 0, 0], np.array([0, 19, 2]), 0, 0)
     np.testing.assert_allclose(m1, [[7.0]])
     np.testing.assert_array_equal(c1, [3])
-    mean_empty, counts_empty, _ = event_triggered_average(x, {}, 1, 1)
+    mean_empty, counts_empty, _ = event_triggered_average(x, [], [], 1, 1)
     assert np.isnan(mean_empty).all() and not counts_empty.any()
 
 
 def test_event_triggered_average_rejects_bad_input():
     x = np.zeros((2, 10))
     with pytest.raises(ValueError):
-        event_triggered_average(x, {2: [3]}, 1, 1)
+        event_triggered_average(x, [2], [3], 1, 1)
     with pytest.raises(ValueError):
-        event_triggered_average(x, {0: [3.5]}, 1, 1)
+        event_triggered_average(x, [0], [3.5], 1, 1)
     with pytest.raises(ValueError):
-        event_triggered_average(x, {0: [3]}, -1, 1)
+        event_triggered_average(x, [0], [3], -1, 1)
+    with pytest.raises(ValueError):
+        event_triggered_average(x, [0, 1], [3], 1, 1)

@@ -41,17 +41,47 @@ def events_from_traces(
     event_height_sd: float | None = None,
     noise: Sequence[float] | np.ndarray | None = None,
     reference_index_convention: bool = False,
-) -> dict[int, np.ndarray]:
-    """Event frames per unit {k: int64 array} from traces C (K, T); see the module docstring.
+    unit_ids: Sequence[int] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calcium events of every unit, as one flat table (see the module docstring for the rules).
 
-    `event_height_sd`, when given, replaces the absolute `event_height`."""
+    Parameters
+    ----------
+    C
+        Traces (K, T).
+    derivative
+        ``zeroth``, ``first`` or ``second``: which difference of C the peaks are found on.
+    event_height
+        Smallest peak height (units of C); replaced by ``event_height_sd`` when that is given.
+    event_height_sd
+        Smallest peak height in noise SDs of each trace.
+    noise
+        Noise SD of each trace (K,); estimated from the trace when None.
+    reference_index_convention
+        Report the difference index, one frame before the rise lands, as the reference did.
+    unit_ids
+        Id of each trace (K,); default the row index.
+
+    Returns
+    -------
+    unit_id, frame : numpy.ndarray
+        (M,) int64 each, one row per event, sorted by unit (in trace order) then frame.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``derivative`` or a ``noise`` / ``unit_ids`` of the wrong length.
+    """
     if derivative not in DERIVATIVES:
         raise ValueError(f"derivative must be one of {sorted(DERIVATIVES)}, got {derivative!r}")
     C = np.atleast_2d(np.asarray(C, dtype=np.float64))
     order, offset = DERIVATIVES[derivative]
     if noise is not None and len(noise) != C.shape[0]:
         raise ValueError(f"noise needs one value per unit ({C.shape[0]}), got {len(noise)}")
-    out: dict[int, np.ndarray] = {}
+    ids = np.arange(C.shape[0], dtype=np.int64) if unit_ids is None else np.asarray(unit_ids, dtype=np.int64)
+    if ids.shape != (C.shape[0],):
+        raise ValueError(f"unit_ids needs one id per unit ({C.shape[0]}), got {ids.shape}")
+    units, frames = [], []
     for k in range(C.shape[0]):
         x = np.diff(C[k], n=order) if order else C[k]
         if event_height_sd is None:
@@ -63,5 +93,8 @@ def events_from_traces(
         peaks, _ = find_peaks(x, height=height)
         if not reference_index_convention:
             peaks = peaks + offset
-        out[k] = peaks.astype(np.int64)
-    return out
+        units.append(np.full(peaks.size, ids[k], dtype=np.int64))
+        frames.append(peaks.astype(np.int64))
+    if not units:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(units), np.concatenate(frames)

@@ -12,6 +12,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class QualityReport:
+    """A check's verdict, the reason a person reads, and the numbers that went into it."""
+
     passed: bool
     description: str
     metadata: dict[str, float | int] = field(default_factory=dict)
@@ -117,4 +119,80 @@ def component_count(
             "good_fraction": n_good / n if n else 0.0,
             "patches_at_K": at_cap,
         },
+    )
+
+
+def frame_count_matches(
+    n_frame_times: int, n_movie_frames: int, n_unrepaired_gaps: int, frames_filled: int
+) -> QualityReport:
+    """The frame clock has one time per movie frame and no TTL gap left unrepaired.
+
+    A mismatch means TTL edges were lost or spurious edges were kept: every frame after the first
+    disagreement would be placed at the wrong ephys time.
+    """
+    problems = []
+    if n_frame_times != n_movie_frames:
+        problems.append(f"{n_frame_times} frame times from TTL edges but {n_movie_frames} movie frames")
+    if n_unrepaired_gaps:
+        problems.append(f"{n_unrepaired_gaps} TTL gap(s) left unrepaired")
+    return QualityReport(
+        passed=not problems,
+        description="; ".join(problems)
+        or f"{n_frame_times} frame times for {n_movie_frames} movie frames, no gaps left",
+        metadata={
+            "n_frame_times": n_frame_times,
+            "n_movie_frames": n_movie_frames,
+            "n_unrepaired_gaps": n_unrepaired_gaps,
+            "frames_filled": frames_filled,
+        },
+    )
+
+
+def motion_correction_quality(
+    rigid_shifts: np.ndarray, max_shifts: np.ndarray, corr_before: np.ndarray, corr_after: np.ndarray
+) -> QualityReport:
+    """Rigid shifts stay inside ``max_shifts`` and frames correlate better with the template after correction.
+
+    A shift at the search bound is a frame whose true motion may be larger (or whose peak was noise); a
+    correlation that falls means the correction made the movie worse.
+    """
+    rigid = np.asarray(rigid_shifts, dtype=float)
+    bound = np.asarray(max_shifts, dtype=float)
+    pinned = int(np.count_nonzero(np.any(np.abs(rigid) >= bound - 0.5, axis=1))) if rigid.size else 0
+    before, after = float(np.nanmean(corr_before)), float(np.nanmean(corr_after))
+    problems = []
+    if pinned:
+        problems.append(f"{pinned} frame(s) with a shift at the max_shifts bound {bound.tolist()}")
+    if after < before:
+        problems.append(f"mean correlation with the template fell from {before:.3f} to {after:.3f}")
+    return QualityReport(
+        passed=not problems,
+        description="; ".join(problems) or "shifts inside bounds, correlation improved",
+        metadata={
+            "frames_at_bound": pinned,
+            "max_abs_shift_px": float(np.abs(rigid).max()) if rigid.size else 0.0,
+            "mean_corr_before": before,
+            "mean_corr_after": after,
+        },
+    )
+
+
+def enough_events(n_used_events: int, min_events: int = 30) -> QualityReport:
+    """At least ``min_events`` events with a usable LFP phase, the floor for circular statistics."""
+    return QualityReport(
+        passed=n_used_events >= min_events,
+        description=f"{n_used_events} events with a usable LFP phase (need >= {min_events})",
+        metadata={"n_used_events": n_used_events},
+    )
+
+
+def low_confidence_fraction(low_confidence: np.ndarray, max_fraction: float = 0.10) -> QualityReport:
+    """At most ``max_fraction`` of events fall in low-confidence periods (frames filled over TTL gaps)."""
+    low = np.asarray(low_confidence, dtype=bool)
+    n, n_low = int(low.size), int(low.sum())
+    frac = n_low / n if n else 0.0
+    return QualityReport(
+        passed=frac <= max_fraction,
+        description=f"{n_low} of {n} events ({100 * frac:.1f} %) in low-confidence periods",
+        metadata={"n_low_confidence": n_low, "fraction": frac},
     )

@@ -6,8 +6,6 @@ Counterparts of the reference's ``z_score(dataArray, frameWindow)`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 __all__ = ["event_triggered_average", "z_score"]
@@ -54,40 +52,57 @@ def z_score(traces: np.ndarray, frame_window: int | None = None) -> np.ndarray:
 
 def event_triggered_average(
     traces: np.ndarray,
-    event_frames: Mapping[int, np.ndarray],
+    event_unit: np.ndarray,
+    event_frame: np.ndarray,
     frames_before: int,
     frames_after: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean trace of each neuron around each of its own events (reference ``spike_trig_avg``).
+    """Mean trace of each unit around each of its own events (the reference's ``spike_trig_avg``).
 
     The window of an event at frame ``e`` is frames ``e - frames_before .. e + frames_after`` inclusive,
     so ``L = frames_before + frames_after + 1`` and ``lags = arange(-frames_before, frames_after + 1)``.
-    Events whose window does not fit inside ``[0, T)`` are excluded (never padded); ``counts[k]`` is the
-    number of events averaged for neuron ``k``, so ``len(event_frames[k]) - counts[k]`` were excluded.
-    Neurons with no usable event get a NaN row. ``event_frames`` maps neuron index -> integer frames.
+    Events whose window does not fit inside ``[0, T)`` are excluded (never padded).
 
-    Returns ``(mean (K, L), counts (K,), lags (L,))``; ``traces`` may be (T,) (treated as K = 1).
+    Parameters
+    ----------
+    traces
+        (K, T) traces, or (T,) treated as K = 1.
+    event_unit, event_frame
+        The events as one flat table: (M,) row of ``traces`` and (M,) frame of each.
+    frames_before, frames_after
+        Window around each event (frames, >= 0).
+
+    Returns
+    -------
+    mean, counts, lags : numpy.ndarray
+        Mean (K, L), NaN rows for units without a usable event; events averaged per unit (K,); lags (L,).
+
+    Raises
+    ------
+    ValueError
+        For negative or non-integer windows, unit rows outside ``0..K-1`` or non-integer frames.
     """
     x, _ = _as_2d(traces)
-    n_neurons, n_frames = x.shape
+    n_units, n_frames = x.shape
     fb, fa = int(frames_before), int(frames_after)
     if fb != frames_before or fa != frames_after or fb < 0 or fa < 0:
         raise ValueError(
             f"frames_before and frames_after must be integers >= 0; got {frames_before}, {frames_after}"
         )
+    unit = np.asarray(event_unit).ravel()
+    e = np.asarray(event_frame, dtype=np.float64).ravel()
+    if unit.shape != e.shape:
+        raise ValueError(f"one unit per event frame: {unit.size} units, {e.size} frames")
+    if unit.size and (unit.min() < 0 or unit.max() >= n_units or np.any(unit != np.round(unit))):
+        raise ValueError(f"event units must be trace rows 0..{n_units - 1}")
+    if e.size and not np.all(np.isfinite(e) & (e == np.round(e))):
+        raise ValueError("event frames must be integers")
+    unit, e = unit.astype(np.int64), e.astype(np.int64)
+    fits = (e - fb >= 0) & (e + fa <= n_frames - 1)
     lags = np.arange(-fb, fa + 1)
-    mean = np.full((n_neurons, lags.size), np.nan)
-    counts = np.zeros(n_neurons, dtype=np.int64)
-    for neuron, frames in event_frames.items():
-        k = int(neuron)
-        if k != neuron or not 0 <= k < n_neurons:
-            raise ValueError(f"neuron index {neuron!r} is not in 0..{n_neurons - 1}")
-        e = np.asarray(frames, dtype=np.float64).ravel()
-        if e.size and not np.all(np.isfinite(e) & (e == np.round(e))):
-            raise ValueError(f"event frames of neuron {k} must be integers")
-        e = e.astype(np.int64)
-        e = e[(e - fb >= 0) & (e + fa <= n_frames - 1)]
-        counts[k] = e.size
-        if e.size:
-            mean[k] = x[k, e[:, np.newaxis] + lags[np.newaxis, :]].mean(axis=0)
+    mean = np.full((n_units, lags.size), np.nan)
+    counts = np.bincount(unit[fits], minlength=n_units).astype(np.int64)
+    for k in np.flatnonzero(counts):
+        frames = e[fits & (unit == k)]
+        mean[k] = x[k, frames[:, np.newaxis] + lags[np.newaxis, :]].mean(axis=0)
     return mean, counts, lags

@@ -60,6 +60,10 @@ class ArraySource:
     def width(self) -> int:
         return int(self.movie.shape[2])
 
+    @property
+    def dtype(self) -> np.dtype:
+        return self.movie.dtype
+
     def read(self, start: int, stop: int) -> np.ndarray:
         return self.movie[start:stop]
 
@@ -69,6 +73,16 @@ class MiniscopeSource:
     """Raw UCLA Miniscope recording (uint8 frames decoded from N.avi in numeric order)."""
 
     recording: miniscope.MiniscopeRecording
+
+    @property
+    def frame_rate_hz(self) -> float:
+        """Frame rate from the device's metadata."""
+        return self.recording.frame_rate_hz
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Miniscope movies are 8-bit grey."""
+        return np.dtype(np.uint8)
 
     @property
     def n_frames(self) -> int:
@@ -88,15 +102,38 @@ class MiniscopeSource:
 
 @dataclass(frozen=True)
 class ZarrMovieSource:
-    """A movie product written by `ace_core.movie_store` (variable `movie`, dims frame, y, x)."""
+    """A movie product written by `ace_core.store.movies` (variable `movie`, dims frame, y, x)."""
 
     path: Path
     variable: str = "movie"
 
-    def _array(self):
+    def _group(self):
         import zarr
 
-        return zarr.open_group(str(self.path), mode="r")[self.variable]
+        return zarr.open_group(str(self.path), mode="r")
+
+    def _array(self):
+        return self._group()[self.variable]
+
+    @property
+    def attrs(self) -> dict:
+        """The product's attributes (frame rate, parameters used, provenance)."""
+        return dict(self._group().attrs)
+
+    @property
+    def frame_rate_hz(self) -> float:
+        """Frame rate recorded with the movie."""
+        return float(self.attrs["frame_rate_hz"])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._array().dtype)
+
+    def dataset(self):
+        """The whole product as a lazy xarray Dataset (the movie and the per-frame traces beside it)."""
+        import xarray as xr
+
+        return xr.open_zarr(self.path)
 
     @property
     def n_frames(self) -> int:

@@ -1,4 +1,4 @@
-"""UCLA Miniscope DAQ-QT (V3/V4 scope) recordings on disk: read and write, streaming.
+"""UCLA Miniscope DAQ-QT (V3/V4 scope) recordings on disk: read them, streaming.
 
 The DAQ software writes one session folder::
 
@@ -17,8 +17,9 @@ Pitfalls this module exists to avoid (upstream ``ace_neuro`` hit all of them):
 * ``timeStamps.csv`` columns are read by name, since newer DAQ builds append ``DAQ Frame Number`` and
   ``Unix Time Stamp (ms)``.
 
-Memory is bounded: the writer consumes an iterable of frame chunks and the reader yields chunks, so no
-function here ever holds a whole movie.
+Memory is bounded: the reader yields chunks of frames, so no function here ever holds a whole movie. The
+layout's names (``DEVICE_DIR``, ``TIMESTAMPS_FILE``, ...) are defined here; the writer of simulated
+recordings, :mod:`ace_core.simulation.miniscope_files`, imports them.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,18 +44,17 @@ __all__ = [
     "AVI_HEADER_RATE_HZ",
     "DEVICE_DIR",
     "METADATA_FILE",
+    "MOVIE_NAME_PATTERN",
     "TIMESTAMPS_FILE",
     "TIMESTAMPS_HEADER",
     "MiniscopeRecording",
     "find_device_dir",
-    "format_frame_rate",
     "iter_frames",
     "open_recording",
     "parse_frame_rate",
     "parse_recording_start",
     "read_frames",
     "read_timestamps",
-    "write_recording",
 ]
 
 DEVICE_DIR = "Miniscope"
@@ -65,8 +64,10 @@ METADATA_FILE = "metaData.json"
 # The DAQ hard-codes 60 in its VideoWriter call; we mimic it so files look like the real thing.
 AVI_HEADER_RATE_HZ = 60
 
+# Movie files are "<integer>.avi", ordered by that integer.
+MOVIE_NAME_PATTERN = re.compile(r"^(\d+)\.avi$", re.IGNORECASE)
+
 _FRAME_COLUMN, _TIME_COLUMN = TIMESTAMPS_HEADER[:2]
-_MOVIE_NAME = re.compile(r"^(\d+)\.avi$", re.IGNORECASE)
 _FRAME_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?:fps)?\s*$", re.IGNORECASE)
 _START_FIELDS = ("year", "month", "day", "hour", "minute", "second", "msec")
 _EXCLUDED_DIRS = {"saved_movies", "experiment"}
@@ -98,14 +99,6 @@ def parse_frame_rate(value: Any, *, path: str | Path = "<frameRate>") -> float:
             "by 'FPS' (e.g. '30FPS', '19.98', 20)",
         )
     return rate
-
-
-def format_frame_rate(frame_rate_hz: float) -> str:
-    """``frameRate`` as the DAQ writes it ("20FPS"); non-integral rates keep their digits ("19.5FPS")."""
-    rate = float(frame_rate_hz)
-    if not math.isfinite(rate) or rate <= 0:
-        raise ValueError(f"frame_rate_hz must be positive and finite, got {frame_rate_hz!r}")
-    return f"{int(rate)}FPS" if rate.is_integer() else f"{rate!r}FPS"
 
 
 def parse_recording_start(session_metadata: dict) -> datetime | None:
@@ -209,179 +202,6 @@ def _parse_cell(path: Path, row: list[str], index: int, column: str, line: int, 
 
 
 # ----------------------------------------------------------------------------------------------------
-# Writing
-# ----------------------------------------------------------------------------------------------------
-
-
-class _MovieWriter:
-    """One FFV1 AVI written under a hidden temporary name and renamed only once complete."""
-
-    def __init__(self, final_path: Path, height: int, width: int) -> None:
-        self.final_path = final_path
-        self.temp_path = final_path.with_name(f".{final_path.name}.partial")
-        self.n_frames = 0
-        self._container = av.open(str(self.temp_path), mode="w", format="avi")
-        self._stream = self._container.add_stream("ffv1", rate=AVI_HEADER_RATE_HZ)
-        self._stream.width = width
-        self._stream.height = height
-        self._stream.pix_fmt = "gray"
-
-    def write(self, frames: np.ndarray) -> None:
-        for frame in frames:
-            for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="gray")):
-                self._container.mux(packet)
-        self.n_frames += len(frames)
-
-    def finish(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
-        os.replace(self.temp_path, self.final_path)
-
-    def abort(self) -> None:
-        try:
-            self._container.close()
-        finally:
-            self.temp_path.unlink(missing_ok=True)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
-    os.replace(temp, path)
-
-
-def write_recording(
-    session_dir: str | Path,
-    frame_chunks: Iterable[np.ndarray],
-    *,
-    frame_rate_hz: float,
-    timestamps_ms: np.ndarray,
-    frames_per_file: int = 1000,
-    device_name: str = "Miniscope",
-    device_type: str = "Miniscope_V4_BNO",
-    session_metadata: dict | None = None,
-    recording_start: datetime | None = None,
-    device_metadata: dict | None = None,
-) -> Path:
-    """Write frames in the UCLA Miniscope DAQ-QT V4 layout; returns the device folder.
-
-    ``frame_chunks`` are uint8 arrays ``(n, H, W)`` of any length; they are streamed into ``0.avi``,
-    ``1.avi``, ... (FFV1, 8-bit grey, header rate 60 like the DAQ) so memory stays bounded by one chunk. Each
-    AVI is written under a temporary name and renamed when complete, so a crash never leaves a plausible half
-    movie. ``timestamps_ms`` (one per frame, host ms since start) goes to ``timeStamps.csv`` rounded to
-    integers, with ``Buffer Index`` 0 (no back-pressure). ``session_metadata`` and ``device_metadata``
-    override or extend the keys written to the session and device ``metaData.json``. The device folder must
-    not already hold a recording (FileExistsError): silently mixing two recordings is worse than failing.
-    """
-    session_dir = Path(session_dir)
-    rate_text = format_frame_rate(frame_rate_hz)
-    if int(frames_per_file) != frames_per_file or frames_per_file < 1:
-        raise ValueError(f"frames_per_file must be a positive integer, got {frames_per_file!r}")
-    frames_per_file = int(frames_per_file)
-    times_ms = np.asarray(timestamps_ms, dtype=np.float64)
-    if times_ms.ndim != 1 or not np.all(np.isfinite(times_ms)):
-        raise ValueError("timestamps_ms must be a 1-D array of finite milliseconds, one per frame")
-    recording_start = recording_start or datetime.now()
-
-    device_dir = session_dir / device_name.replace(" ", "_")
-    device_dir.mkdir(parents=True, exist_ok=True)
-    existing = [
-        p.name for p in device_dir.iterdir() if _MOVIE_NAME.match(p.name) or p.name == TIMESTAMPS_FILE
-    ]
-    if existing:
-        raise FileExistsError(f"{device_dir}: already holds a recording ({sorted(existing)[:5]}...)")
-
-    writer: _MovieWriter | None = None
-    n_files = n_written = 0
-    shape: tuple[int, int] | None = None
-    try:
-        for chunk in frame_chunks:
-            chunk = np.asarray(chunk)
-            if chunk.dtype != np.uint8 or chunk.ndim != 3:
-                raise ValueError(f"frame chunks must be uint8 (n, H, W); got {chunk.dtype} {chunk.shape}")
-            if shape is None:
-                shape = (chunk.shape[1], chunk.shape[2])
-            elif chunk.shape[1:] != shape:
-                raise ValueError(f"frame size changed from {shape} to {chunk.shape[1:]} at frame {n_written}")
-            if n_written + len(chunk) > len(times_ms):
-                raise ValueError(f"more frames than timestamps_ms ({len(times_ms)})")
-            offset = 0
-            while offset < len(chunk):
-                if writer is None:
-                    writer = _MovieWriter(device_dir / f"{n_files}.avi", *shape)
-                take = min(frames_per_file - writer.n_frames, len(chunk) - offset)
-                writer.write(chunk[offset : offset + take])
-                offset += take
-                n_written += take
-                if writer.n_frames == frames_per_file:
-                    writer.finish()
-                    writer, n_files = None, n_files + 1
-        if writer is not None:
-            writer.finish()
-            writer, n_files = None, n_files + 1
-        if shape is None:
-            raise ValueError("frame_chunks yielded no frames")
-        if n_written != len(times_ms):
-            raise ValueError(f"wrote {n_written} frames but got {len(times_ms)} timestamps_ms")
-    except BaseException:
-        # Leave no movies without their timestamps and metadata: remove what this call wrote.
-        if writer is not None:
-            writer.abort()
-        for i in range(n_files):
-            (device_dir / f"{i}.avi").unlink(missing_ok=True)
-        raise
-
-    temp = device_dir / f".{TIMESTAMPS_FILE}.partial"
-    with temp.open("w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle, lineterminator="\n")
-        out.writerow(TIMESTAMPS_HEADER)
-        for number, time_ms in enumerate(np.rint(times_ms).astype(np.int64).tolist()):
-            out.writerow((number, time_ms, 0))
-    os.replace(temp, device_dir / TIMESTAMPS_FILE)
-
-    height, width = shape
-    device_meta = {
-        "deviceName": device_name,
-        "deviceType": device_type,
-        "deviceID": 0,
-        "deviceDirectory": str(device_dir),
-        "compression": "FFV1",
-        "framesPerFile": frames_per_file,
-        "frameRate": rate_text,
-        "gain": "Low",
-        "ewl": 0,
-        "led0": 0,
-        "ROI": {"leftEdge": 0, "topEdge": 0, "width": width, "height": height},
-    }
-    device_meta.update(device_metadata or {})
-    _write_json(device_dir / METADATA_FILE, device_meta)
-
-    start = recording_start
-    session_meta = {
-        "researcherName": "",
-        "animalName": "",
-        "experimentName": "",
-        "baseDirectory": str(session_dir),
-        "recordingStartTime": {
-            "year": start.year,
-            "month": start.month,
-            "day": start.day,
-            "hour": start.hour,
-            "minute": start.minute,
-            "second": start.second,
-            "msec": start.microsecond // 1000,
-            "msecSinceEpoch": int(round(start.timestamp() * 1000)),
-        },
-        "miniscopes": [device_name],
-        "cameras": [],
-    }
-    session_meta.update(session_metadata or {})
-    _write_json(session_dir / METADATA_FILE, session_meta)
-    return device_dir
-
-
-# ----------------------------------------------------------------------------------------------------
 # Discovery and opening
 # ----------------------------------------------------------------------------------------------------
 
@@ -456,7 +276,7 @@ def _list_movies(device_dir: Path) -> tuple[Path, ...]:
     for path in device_dir.iterdir():
         if path.suffix.lower() != ".avi" or not path.is_file():
             continue
-        match = _MOVIE_NAME.match(path.name)
+        match = MOVIE_NAME_PATTERN.match(path.name)
         if match is None:
             ignored.append(path.name)
             continue

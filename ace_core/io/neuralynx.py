@@ -1,16 +1,17 @@
-"""Neuralynx (Cheetah) session folders: write synthetic ``.ncs``/``.nev`` files, read them through neo.
+"""Neuralynx (Cheetah) session folders: read ``.ncs`` channels and ``.nev`` events through neo.
 
 A session folder holds one ``.ncs`` file per continuously sampled channel (CSC) and an ``Events*.nev`` file
 with the TTL edges and typed events. Everything is read through ``neo.rawio.NeuralynxRawIO`` (the project
 standard: neo must read our files), one channel at a time, so that a 40 kHz session does not load every
-channel.
+channel. The format's constants (record layouts, header size, TTL labels) are defined here; the writer of
+simulated sessions, :mod:`ace_core.simulation.neuralynx_files`, imports them.
 
 Clock
     All times returned here are seconds on the *session clock*: raw Neuralynx µs timestamp minus
     :func:`session_start_us`, the earliest first-record timestamp of the folder's ``.ncs``/``.nev``/``.nse``/
     ``.ntt`` files. That is neo's default time zero, made explicit, computed in integer µs.
 
-Sampling rate (pitfall: nominal rate vs record clock)
+Sampling rate (nominal rate vs record clock)
     Each 512-sample record carries its own µs timestamp. If those timestamps agree with the header
     ``-SamplingFrequency`` to within half a sample everywhere, ``fs_hz`` is the header rate, exactly. If they
     do not (the real clock runs at e.g. 1999.2 Hz for a stated 2000 Hz, or Cheetah wrote a rounded rate), a
@@ -19,22 +20,19 @@ Sampling rate (pitfall: nominal rate vs record clock)
     one offset per segment) and ``EphysChannel.max_time_error_s`` says how far ``time_s`` still is from the
     record clock; a warning is issued when that exceeds half a sample.
 
-Polarity (pitfall: ``-InputInverted True``)
-    neo negates the gain of inverted channels, so the values returned are the physical input polarity.
-    :func:`write_ncs` with ``input_inverted=True`` stores negated samples, as Cheetah does.
+Polarity (``-InputInverted True``)
+    Cheetah stores the samples of an inverted channel negated; neo negates the gain of inverted channels, so
+    the values returned are the physical input polarity.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +40,8 @@ import numpy as np
 from ace_core.errors import InputFormatError
 
 __all__ = [
+    "AD_MAX_VALUE",
+    "CHEETAH_REV",
     "DEFAULT_AD_BIT_VOLTS",
     "HEADER_BYTES",
     "LAB_CHANNELS",
@@ -53,14 +53,10 @@ __all__ = [
     "TTL_LOW_LABEL",
     "EphysChannel",
     "EphysEvents",
-    "NevEvent",
     "list_channels",
     "read_channel",
     "read_events",
     "session_start_us",
-    "ttl_edge_events",
-    "write_ncs",
-    "write_nev",
 ]
 
 TTL_HIGH_LABEL = "TTL Input on AcqSystem1_0 board 0 port 0 value (0x0001)."
@@ -103,226 +99,6 @@ NEV_RECORD_DTYPE = np.dtype(
 # Offset of the uint64 µs timestamp inside one record, per file type (neo's time-zero files).
 _FIRST_TIMESTAMP_OFFSET = {".ncs": 0, ".nev": 6, ".nse": 0, ".ntt": 0}
 _READ_CHUNK_SAMPLES = 1 << 22
-
-
-# ----------------------------------------------------------------------------------------------- writing
-
-
-@dataclass(frozen=True)
-class NevEvent:
-    """One ``.nev`` record: µs timestamp, Cheetah event id, TTL port value and event string."""
-
-    timestamp_us: int
-    event_id: int
-    ttl: int
-    label: str
-
-
-def write_ncs(
-    path: str | os.PathLike,
-    segments: Sequence[tuple[int, np.ndarray]],
-    fs_hz: float,
-    *,
-    channel_name: str,
-    ad_channel: int,
-    ad_bit_volts: float = DEFAULT_AD_BIT_VOLTS,
-    input_range_uv: int = 1000,
-    time_created: datetime | None = None,
-    input_inverted: bool = False,
-) -> None:
-    """Write one CSC channel as Cheetah does, so that tests and fixtures exercise the real reader.
-
-    ``segments`` are ``(start_timestamp_us, samples_uv)`` pairs in time order, separated by pauses longer
-    than one sample (each pause is a recording gap). Each segment is cut into 512-sample records (the last
-    one may be partial, zero padded), record ``i`` stamped ``start_us + round(i * 512e6 / fs_hz)``.
-    Samples are stored as ``round(uv / (ad_bit_volts * 1e6))`` clipped to int16 (negated when
-    ``input_inverted``). The file is written to a temporary file beside ``path`` and moved into place, so
-    readers never see half a file.
-    """
-    path = Path(path)
-    fs_hz = float(fs_hz)
-    if not (math.isfinite(fs_hz) and fs_hz > 0):
-        raise ValueError(f"fs_hz must be a positive number, got {fs_hz!r}")
-    if not (ad_bit_volts > 0):
-        raise ValueError(f"ad_bit_volts must be positive, got {ad_bit_volts!r}")
-    if not re.fullmatch(r"\S+", channel_name):
-        raise ValueError(
-            f"channel_name must be one word without spaces (neo splits on them), got {channel_name!r}"
-        )
-    if not segments:
-        raise ValueError("write_ncs needs at least one segment")
-
-    uv_per_bit = ad_bit_volts * 1e6
-    us_per_record = NCS_RECORD_SAMPLES * 1e6 / fs_hz
-    blocks = []
-    previous_end_us = None
-    for k, (start_us, samples_uv) in enumerate(segments):
-        start_us = int(start_us)
-        x = np.asarray(samples_uv, dtype=np.float64)
-        if x.ndim != 1 or x.size == 0:
-            raise ValueError(f"segment {k}: samples must be a non-empty 1-D array, got shape {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"segment {k}: samples must be finite (Neuralynx has no missing-value code)")
-        if start_us < 0:
-            raise ValueError(f"segment {k}: start timestamp must be >= 0 µs, got {start_us}")
-        if previous_end_us is not None and start_us - previous_end_us <= 1e6 / fs_hz + 2:
-            raise ValueError(
-                f"segment {k} starts at {start_us} µs, not more than one sample after the previous one ends "
-                f"({previous_end_us} µs); contiguous samples belong in one segment"
-            )
-        previous_end_us = start_us + round(x.size * 1e6 / fs_hz)
-
-        n_records = -(-x.size // NCS_RECORD_SAMPLES)
-        counts = np.rint((-x if input_inverted else x) / uv_per_bit)
-        padded = np.zeros(n_records * NCS_RECORD_SAMPLES, dtype=np.int16)
-        padded[: x.size] = np.clip(counts, -32768, 32767).astype(np.int16)
-        records = np.zeros(n_records, dtype=NCS_RECORD_DTYPE)
-        records["timestamp"] = start_us + np.rint(np.arange(n_records) * us_per_record).astype(np.uint64)
-        records["channel_id"] = ad_channel
-        records["sample_rate"] = round(fs_hz)
-        records["nb_valid"] = NCS_RECORD_SAMPLES
-        records["nb_valid"][-1] = x.size - (n_records - 1) * NCS_RECORD_SAMPLES
-        records["samples"] = padded.reshape(n_records, NCS_RECORD_SAMPLES)
-        blocks.append(records)
-
-    opened = time_created or datetime.now()
-    first_us = int(blocks[0]["timestamp"][0])
-    closed = opened + timedelta(microseconds=previous_end_us - first_us)
-    high_cut_hz = min(9000, int(fs_hz * 0.45))
-    properties = [
-        ("CheetahRev", CHEETAH_REV),
-        ("FileType", "CSC"),
-        ("RecordSize", str(NCS_RECORD_DTYPE.itemsize)),
-        ("HardwareSubSystemName", "AcqSystem1"),
-        ("HardwareSubSystemType", "DigitalLynxSX"),
-        ("SamplingFrequency", _format_number(fs_hz)),
-        ("ADMaxValue", str(AD_MAX_VALUE)),
-        ("ADBitVolts", _format_number(ad_bit_volts)),
-        ("AcqEntName", channel_name),
-        ("NumADChannels", "1"),
-        ("ADChannel", str(int(ad_channel))),
-        ("InputRange", str(int(input_range_uv))),
-        ("InputInverted", str(bool(input_inverted))),
-        ("DSPLowCutFilterEnabled", "False"),
-        ("DspLowCutFrequency", "0.1"),
-        ("DspLowCutNumTaps", "0"),
-        ("DspLowCutFilterType", "DCO"),
-        ("DSPHighCutFilterEnabled", "True"),
-        ("DspHighCutFrequency", str(high_cut_hz)),
-        ("DspHighCutNumTaps", "64"),
-        ("DspHighCutFilterType", "FIR"),
-        ("DspDelayCompensation", "Disabled"),
-        ("DspFilterDelay_µs", "0"),
-    ]
-    header = _cheetah_header(path, opened, closed, properties)
-    _write_atomic(path, [header, *(b.tobytes() for b in blocks)])
-
-
-def write_nev(
-    path: str | os.PathLike, events: Sequence[NevEvent], *, time_created: datetime | None = None
-) -> None:
-    """Write an event file (16 KiB header + 184-byte records, sorted by timestamp, stable), atomically.
-
-    Labels must be ASCII and at most 127 bytes: neo decodes event strings as ASCII.
-    """
-    path = Path(path)
-    ordered = sorted(events, key=lambda e: int(e.timestamp_us))
-    records = np.zeros(len(ordered), dtype=NEV_RECORD_DTYPE)
-    for i, event in enumerate(ordered):
-        try:
-            label = event.label.encode("ascii")
-        except UnicodeEncodeError:
-            raise ValueError(  # noqa: B904 - the encode error adds nothing
-                f"event {i}: label must be ASCII (neo decodes NEV strings as ASCII): {event.label!r}"
-            )
-        if len(label) > 127:
-            raise ValueError(f"event {i}: label longer than 127 bytes: {event.label!r}")
-        if not 0 <= int(event.ttl) <= 0xFFFF:
-            raise ValueError(f"event {i}: ttl must be a 16-bit port value, got {event.ttl}")
-        if int(event.timestamp_us) < 0:
-            raise ValueError(f"event {i}: timestamp must be >= 0 µs, got {event.timestamp_us}")
-        records[i] = (
-            0,
-            0,
-            2,
-            int(event.timestamp_us),
-            int(event.event_id),
-            int(event.ttl),
-            0,
-            0,
-            0,
-            0,
-            label,
-        )
-
-    opened = time_created or datetime.now()
-    span_us = int(records["timestamp"][-1] - records["timestamp"][0]) if len(records) else 0
-    properties = [
-        ("CheetahRev", CHEETAH_REV),
-        ("FileType", "Event"),
-        ("RecordSize", str(NEV_RECORD_DTYPE.itemsize)),
-        ("AcqEntName", "Events"),  # neo names its event channels "Events event_id=11 ttl=1" after this
-    ]
-    header = _cheetah_header(path, opened, opened + timedelta(microseconds=span_us), properties)
-    _write_atomic(path, [header, records.tobytes()])
-
-
-def ttl_edge_events(times_us: np.ndarray, first_value: int = 1) -> list[NevEvent]:
-    """Frame-sync TTL edges: the miniscope DAQ toggles port 0 once per frame, so edges alternate high/low."""
-    if first_value not in (0, 1):
-        raise ValueError(f"first_value must be 0 or 1, got {first_value!r}")
-    times = np.asarray(times_us)
-    if times.ndim != 1:
-        raise ValueError(f"times_us must be 1-D, got shape {times.shape}")
-    if times.size and not np.array_equal(times, np.round(times)):
-        raise ValueError("times_us must be whole microseconds")
-    events = []
-    for i, t in enumerate(times.astype(np.int64).tolist()):
-        value = first_value if i % 2 == 0 else 1 - first_value
-        events.append(NevEvent(t, TTL_EVENT_ID, value, TTL_HIGH_LABEL if value else TTL_LOW_LABEL))
-    return events
-
-
-def _format_number(x: float) -> str:
-    """Shortest exact positional form, as Cheetah writes numbers ("2000", "0.0000000305...")."""
-    return np.format_float_positional(float(x), unique=True, trim="-")
-
-
-def _cheetah_header(
-    path: Path, opened: datetime, closed: datetime, properties: list[tuple[str, str]]
-) -> bytes:
-    def stamp(t: datetime) -> str:
-        clock = f"{t.hour}:{t.minute}:{t.second}.{t.microsecond // 1000:03d}"
-        return f"{t.month}/{t.day}/{t.year}  (h:m:s.ms) {clock}"
-
-    lines = [
-        "######## Neuralynx Data File Header",
-        f"## File Name {path}",
-        f"## Time Opened (m/d/y): {stamp(opened)}",
-        f"## Time Closed (m/d/y): {stamp(closed)}",
-        "",
-        *(f"-{key} {value}" for key, value in properties),
-    ]
-    text = ("\r\n".join(lines) + "\r\n").encode("latin-1")
-    if len(text) >= HEADER_BYTES:
-        raise ValueError(f"header text for {path} is longer than {HEADER_BYTES} bytes")
-    return text.ljust(HEADER_BYTES, b"\0")
-
-
-def _write_atomic(path: Path, chunks: Iterable[bytes]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 # ----------------------------------------------------------------------------------------------- reading

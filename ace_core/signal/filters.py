@@ -36,7 +36,6 @@ __all__ = [
     "frequency_response_db",
     "hilbert_amplitude",
     "hilbert_phase",
-    "raw_phase",
     "recommended_numtaps",
 ]
 
@@ -330,12 +329,7 @@ def band_phase(x: np.ndarray, fs_hz: float, band_hz: Sequence[float] | float, **
     """Phase (rad, (-pi, pi]) of ``x`` band-passed to ``band_hz`` (``filter_kw`` go to :func:`bandpass`).
 
     This is the scientifically intended quantity (e.g. delta 0.5-4 Hz phase). The reference toolkit
-    took the Hilbert phase of the *raw* signal even when filtering was enabled; use :func:`raw_phase`
-    when numerical compatibility with it is wanted.
+    took the Hilbert phase of the *raw* signal even when filtering was enabled (:func:`hilbert_phase` of
+    the unfiltered signal reproduces it).
     """
     return hilbert_phase(bandpass(x, fs_hz, band_hz, **filter_kw))
-
-
-def raw_phase(x: np.ndarray) -> np.ndarray:
-    """Upstream-compatible phase: Hilbert phase of the unfiltered signal (same as :func:`hilbert_phase`)."""
-    return hilbert_phase(x)

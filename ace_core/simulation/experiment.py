@@ -8,7 +8,7 @@ One call writes, under `data_path`:
 
 and `generate_project` adds the lines' rows to `experiments.csv` and `analysis_parameters.csv`.
 
-Session clock: seconds from the first Neuralynx record (the convention of `ace_core.neuralynx`). The
+Session clock: seconds from the first Neuralynx record (the convention of `ace_core.io.neuralynx`). The
 miniscope's frame k happens at `frame_times_s[k]`; its frame-sync TTL edge is written at that time
 (rounded to the µs Neuralynx stores). Neurons fire with a per-frame probability; in "locked" neurons the
 probability follows a von Mises tuning to the true LFP oscillation phase, with preferred phase
@@ -28,10 +28,13 @@ import numpy as np
 from scipy.special import i0
 
 from ace_core import catalog
-from ace_core.io import head_orientation, miniscope, neuralynx
+from ace_core.analysis.head_orientation import euler_to_quat
+from ace_core.io import miniscope, neuralynx
+from ace_core.simulation import miniscope_files, sidecar_files
 from ace_core.simulation.calcium import CalciumMovieSpec, CalciumTruth, iter_frame_chunks, make_truth
 from ace_core.simulation.lfp import OscillationSpec, oscillation_phase, synth_lfp
-from ace_core.sync import clocks
+from ace_core.simulation.neuralynx_files import NevEvent, write_ncs, write_nev
+from ace_core.store.atomic import atomic_file
 
 SESSION_START_US = 7_200_000_000  # arbitrary non-zero Neuralynx clock value at the first record
 RECORDING_START = dt.datetime(2024, 1, 15, 10, 0, 0)
@@ -141,7 +144,7 @@ def _write_neuralynx(
             if name == "EMG":
                 x = x + rng.normal(0, 20.0, x.size)
             segs.append((SESSION_START_US + int(round(n0 * 1e6 / fs)), x))
-        neuralynx.write_ncs(
+        write_ncs(
             ephys_dir / f"{name}.ncs",
             segs,
             fs,
@@ -150,18 +153,12 @@ def _write_neuralynx(
             time_created=RECORDING_START,
         )
 
-    events: list[neuralynx.NevEvent] = []
+    events: list[NevEvent] = []
     for start_s, stop_s in segments_s:
-        events.append(
-            neuralynx.NevEvent(SESSION_START_US + int(round(start_s * 1e6)), 19, 0, "Starting Recording")
-        )
-        events.append(
-            neuralynx.NevEvent(SESSION_START_US + int(round(stop_s * 1e6)) - 1, 19, 0, "Stopping Recording")
-        )
+        events.append(NevEvent(SESSION_START_US + int(round(start_s * 1e6)), 19, 0, "Starting Recording"))
+        events.append(NevEvent(SESSION_START_US + int(round(stop_s * 1e6)) - 1, 19, 0, "Stopping Recording"))
     drug_s = spec.drug_start_s if spec.drug_start_s is not None else float(np.median(frame_times_s))
-    events.append(
-        neuralynx.NevEvent(SESSION_START_US + int(round(drug_s * 1e6)), 19, 0, f"{spec.drug} infusion start")
-    )
+    events.append(NevEvent(SESSION_START_US + int(round(drug_s * 1e6)), 19, 0, f"{spec.drug} infusion start"))
 
     keep = np.ones(frame_times_s.size, dtype=bool)
     if spec.ttl_gap is not None:
@@ -170,17 +167,15 @@ def _write_neuralynx(
     for k in np.flatnonzero(keep):
         value = 1 if k % 2 == 0 else 0
         label = neuralynx.TTL_HIGH_LABEL if value else neuralynx.TTL_LOW_LABEL
-        events.append(
-            neuralynx.NevEvent(SESSION_START_US + int(round(frame_times_s[k] * 1e6)), 11, value, label)
-        )
+        events.append(NevEvent(SESSION_START_US + int(round(frame_times_s[k] * 1e6)), 11, value, label))
     if spec.spurious_edge_after_frame is not None:
         j = spec.spurious_edge_after_frame
         t_spur = 0.5 * (frame_times_s[j] + frame_times_s[j + 1])
         value = 0 if j % 2 == 0 else 1  # the line glitches back for an instant
         label = neuralynx.TTL_HIGH_LABEL if value else neuralynx.TTL_LOW_LABEL
-        events.append(neuralynx.NevEvent(SESSION_START_US + int(round(t_spur * 1e6)), 11, value, label))
+        events.append(NevEvent(SESSION_START_US + int(round(t_spur * 1e6)), 11, value, label))
     events.sort(key=lambda e: e.timestamp_us)
-    neuralynx.write_nev(ephys_dir / "Events.nev", events)
+    write_nev(ephys_dir / "Events.nev", events)
     return events, int((~keep).sum())
 
 
@@ -191,7 +186,7 @@ def _write_head_and_notes(
     if spec.note_label:
         drug_s = spec.drug_start_s if spec.drug_start_s is not None else float(np.median(frame_times_s))
         k = int(np.clip(np.searchsorted(frame_times_s, drug_s), 0, host_ms.size - 1))
-        clocks.write_notes_csv(session_dir, [int(host_ms[k])], [spec.note_label])
+        sidecar_files.write_notes_csv(session_dir, [int(host_ms[k])], [spec.note_label])
     if not spec.head_orientation:
         return None
     t = host_ms / 1e3
@@ -203,8 +198,8 @@ def _write_head_and_notes(
         ],
         axis=1,
     )
-    quats = head_orientation.euler_to_quat(euler[:, 0], euler[:, 1], euler[:, 2])
-    head_orientation.write_head_orientation_csv(session_dir / miniscope.DEVICE_DIR, host_ms, quats)
+    quats = euler_to_quat(euler[:, 0], euler[:, 1], euler[:, 2])
+    sidecar_files.write_head_orientation_csv(session_dir / miniscope.DEVICE_DIR, host_ms, quats)
     return euler
 
 
@@ -260,7 +255,7 @@ def generate_experiment(data_path: str | Path, spec: ExperimentSpec) -> Experime
         np.int64
     )
     host_ms = np.maximum.accumulate(np.maximum(host_ms, 0))
-    miniscope.write_recording(
+    miniscope_files.write_recording(
         data_path / calcium_rel,
         iter_frame_chunks(calcium, 200),
         frame_rate_hz=spec.frame_rate_hz,
@@ -308,11 +303,16 @@ def generate_experiment(data_path: str | Path, spec: ExperimentSpec) -> Experime
 
 
 def save_truth(truth: ExperimentTruth) -> None:
-    """Write truth.npz (arrays) and truth.json (scenario and scalars) into the truth folder."""
+    """Write truth.npz (arrays) and truth.json (scenario and scalars) into the truth folder, atomically.
+
+    Parameters
+    ----------
+    truth
+        What the generator wrote; ``truth.truth_dir`` is created if needed and both files are replaced.
+    """
     truth.truth_dir.mkdir(parents=True, exist_ok=True)
     c = truth.calcium
-    np.savez_compressed(
-        truth.truth_dir / "truth.npz",
+    arrays = dict(
         frame_times_s=truth.frame_times_s,
         dropped_frames=truth.dropped_frames,
         low_confidence_periods=truth.low_confidence_periods,
@@ -333,6 +333,8 @@ def save_truth(truth: ExperimentTruth) -> None:
         nonrigid_amplitudes_px=c.nonrigid.amplitudes_px,
         **({"head_euler_rad": truth.head_euler_rad} if truth.head_euler_rad is not None else {}),
     )
+    with atomic_file(truth.truth_dir / "truth.npz", "wb") as handle:
+        np.savez_compressed(handle, **arrays)
     s = truth.spec
     meta = {
         "line": s.line,
@@ -351,7 +353,8 @@ def save_truth(truth: ExperimentTruth) -> None:
         "movie": dataclasses.asdict(c.spec),
         "relative_dirs": truth.relative_dirs,
     }
-    (truth.truth_dir / "truth.json").write_text(json.dumps(meta, indent=2, default=float))
+    with atomic_file(truth.truth_dir / "truth.json") as handle:
+        handle.write(json.dumps(meta, indent=2, default=float))
 
 
 def experiment_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:

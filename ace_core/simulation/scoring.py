@@ -119,12 +119,12 @@ def score_cnmfe(
     max_distance_px: float = 3.0,
     min_cosine: float = 0.5,
     tolerance_frames: int = 2,
-    found_events: dict[int, np.ndarray] | None = None,
+    found_events: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CNMFEScore:
     """Score found units (A, C, S) against a `synth_calcium.CalciumTruth` (see module docstring).
 
-    `found_events` (unit -> frames) replaces the events taken from S when given (e.g. from
-    `calcium_events.events_from_traces`)."""
+    `found_events`, a flat event table (unit index, frame) as `analysis.events.events_from_traces` returns,
+    replaces the events taken from S when given."""
     matches, cos, dist = match_footprints(
         A, truth.footprints, vignette=truth.vignette, max_distance_px=max_distance_px, min_cosine=min_cosine
     )
@@ -140,7 +140,7 @@ def score_cnmfe(
         rs.append(float(np.corrcoef(c, t)[0, 1]) if c.std() > 0 and t.std() > 0 else 0.0)
         true_ev = np.flatnonzero(truth.spikes[j] > 0)
         if found_events is not None:
-            found_ev = np.asarray(found_events.get(k, np.zeros(0, np.int64)))
+            found_ev = np.asarray(found_events[1])[np.asarray(found_events[0]) == k]
         elif S is not None:
             found_ev = events_from_spikes(S[k])
         else:

@@ -19,11 +19,15 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ace_core.store.atomic import atomic_directory
+from ace_core.io.frames import FrameSource, MiniscopeSource, ZarrMovieSource
+from ace_core.io.miniscope import open_recording
+from ace_core.store.atomic import atomic_directory, recover_product
 from ace_core.store.datasets import ZARR_FORMAT, open_dataset
 
 MOVIE_VARIABLE = "movie"
 MOVIE_DIMS = ("frame", "y", "x")
+#: Attribute of a movie product that is a reference to the raw recording (its folder), not a copy.
+REFERENCE_ATTR = "raw_recording_reference"
 
 
 def _jsonable(value: Any) -> Any:
@@ -116,3 +120,46 @@ class MovieWriter:
 def open_movie(path: str | Path) -> xr.Dataset:
     """Lazy dataset of a movie product (nothing is read until sliced, e.g. `.movie[i:j].values`)."""
     return open_dataset(path)
+
+
+def write_movie_reference(
+    path: str | Path, recording_dir: str | Path, *, attrs: dict[str, Any] | None = None
+) -> Path:
+    """Record, as a movie product, that the movie is the raw recording itself (no copy of its frames).
+
+    Used for an optional step that is switched off (``denoise`` FALSE): downstream steps read the raw
+    movie through :func:`open_movie_source`, and the product still opens with ``xarray.open_zarr`` (no
+    variables; its attributes say where the movie is).
+
+    Parameters
+    ----------
+    path
+        The product's path.
+    recording_dir
+        The Miniscope session or device folder.
+    attrs
+        More attributes to record (e.g. why the step was skipped).
+    """
+    with atomic_directory(Path(path)) as tmp:
+        group = zarr.open_group(str(tmp), mode="w", zarr_format=ZARR_FORMAT)
+        group.attrs.update(_jsonable({**(attrs or {}), REFERENCE_ATTR: str(recording_dir)}))
+        zarr.consolidate_metadata(str(tmp))
+    return Path(path)
+
+
+def open_movie_source(path: str | Path) -> FrameSource:
+    """A lazy, picklable frame source over a movie product (or the raw recording it refers to).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the product has not been written.
+    """
+    path = Path(path)
+    recover_product(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: movie product not found (has it been materialized?)")
+    attrs = zarr.open_group(str(path), mode="r").attrs
+    if REFERENCE_ATTR in attrs:
+        return MiniscopeSource(open_recording(attrs[REFERENCE_ATTR]))
+    return ZarrMovieSource(path)

@@ -7,37 +7,22 @@ frames tie them together: frame ``k`` has host time ``frame_host_times_s[k]`` an
 interpolation between frames (``np.interp``); times outside the movie's span map to NaN (we do not
 extrapolate the drift beyond the frames that measure it).
 
-``notes.csv`` (session folder, found by the prefix ``notes``) is ``<integer ms since start>,<note>`` with
-a header line, as written by the UCLA DAQ software.
+The Miniscope notes come from :func:`ace_core.io.notes.read_notes`.
 """
 
 from __future__ import annotations
 
-import csv
-import os
-from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from ace_core.errors import InputFormatError
-
 __all__ = [
     "EVENT_TABLE_COLUMNS",
-    "NOTES_FILE",
-    "NOTES_HEADER",
     "events_on_both_clocks",
     "map_between_clocks",
     "nearest_frame",
-    "read_notes",
-    "write_notes_csv",
 ]
 
-NOTES_FILE = "notes.csv"
-NOTES_HEADER = ("Time Stamp (ms)", "Note")
 EVENT_TABLE_COLUMNS = ("source", "label", "t_ephys_s", "t_miniscope_s", "frame")
-_TIME_COLUMN, _LABEL_COLUMN = NOTES_HEADER
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -91,93 +76,6 @@ def nearest_frame(times_s: np.ndarray, frame_times_s: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------------
-# notes.csv
-# ----------------------------------------------------------------------------------------------------
-
-
-def _notes_files(session_dir: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in session_dir.iterdir()
-        if p.is_file() and p.name.lower().startswith("notes") and p.suffix.lower() == ".csv"
-    )
-
-
-def _parse_ms(text: str) -> int | None:
-    text = text.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return int(value) if np.isfinite(value) and value == int(value) else None
-
-
-def read_notes(session_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """``(times_s, labels)`` of the session's ``notes*.csv`` (host clock, seconds since the recording start).
-
-    Column 0 is an integer number of ms, the rest of the row is the note (a note holding commas is
-    rejoined). The first line is the header and is skipped, unless its first field is an integer (a
-    header-less file). Blank lines are skipped. No notes file -> two empty arrays; more than one ->
-    :class:`InputFormatError`; a bad row -> :class:`InputFormatError` naming the line and column.
-    """
-    session_dir = Path(session_dir)
-    if not session_dir.is_dir():
-        raise InputFormatError(session_dir, "not a folder; expected a Miniscope session folder")
-    files = _notes_files(session_dir)
-    if not files:
-        return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=str)
-    if len(files) > 1:
-        raise InputFormatError(
-            session_dir, f"more than one notes file ({[p.name for p in files]}); expected at most one"
-        )
-    path = files[0]
-    times_ms: list[int] = []
-    labels: list[str] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            ms = _parse_ms(row[0])
-            if line == 1 and ms is None:  # the header
-                continue
-            if ms is None:
-                raise InputFormatError(
-                    path,
-                    f"value {row[0].strip()!r} is not an integer number of ms",
-                    line=line,
-                    column=_TIME_COLUMN,
-                )
-            if len(row) < 2:
-                raise InputFormatError(
-                    path, f"row has {len(row)} field; expected '<ms>,<note>'", line=line, column=_LABEL_COLUMN
-                )
-            times_ms.append(ms)
-            labels.append(",".join(row[1:]).strip())
-    return np.asarray(times_ms, dtype=np.float64) / 1000.0, np.asarray(labels, dtype=str)
-
-
-def write_notes_csv(session_dir: str | os.PathLike, times_ms: Sequence[int], labels: Sequence[str]) -> Path:
-    """Write ``notes.csv`` as the DAQ does (header, then ``<ms>,<note>``); returns its path."""
-    if len(times_ms) != len(labels):
-        raise ValueError(f"{len(times_ms)} times but {len(labels)} labels")
-    path = Path(session_dir) / NOTES_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(NOTES_HEADER)
-        for ms, label in zip(times_ms, labels, strict=True):
-            writer.writerow([int(round(float(ms))), str(label)])
-    os.replace(tmp, path)
-    return path
-
-
-# ----------------------------------------------------------------------------------------------------
 # Events on both clocks
 # ----------------------------------------------------------------------------------------------------
 
@@ -190,12 +88,29 @@ def events_on_both_clocks(
 ) -> pd.DataFrame:
     """One table of all experiment events with their times on both clocks.
 
-    ``ephys_events`` is ``(times_s, labels)`` on the ephys clock (e.g. ``EphysEvents.experiment_events()``),
-    ``miniscope_notes`` is ``(times_s, labels)`` on the host clock (:func:`read_notes`). Columns:
-    ``source`` ("neuralynx"/"miniscope"), ``label``, ``t_ephys_s``, ``t_miniscope_s`` (host clock, s since
-    the recording start), ``frame`` (frame nearest to the event on its own clock; -1 outside the movie).
-    A time mapped from the other clock is NaN outside the movie's span. Rows are sorted by ephys time
-    (events without one last, in their original order).
+    A time mapped from the other clock is NaN outside the movie's span.
+
+    Parameters
+    ----------
+    ephys_events
+        ``(times_s, labels)`` on the ephys clock (e.g. ``EphysEvents.experiment_events()``).
+    miniscope_notes
+        ``(times_s, labels)`` on the host clock (:func:`ace_core.io.notes.read_notes`).
+    frame_host_times_s, t_ca_im_s
+        Host and ephys time of each movie frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source`` ("neuralynx"/"miniscope"), ``label``, ``t_ephys_s``, ``t_miniscope_s`` (host
+        clock, s since the recording start), ``frame`` (frame nearest to the event on its own clock; -1
+        outside the movie). Rows are sorted by ephys time (events without one last, in their original order).
+
+    Raises
+    ------
+    ValueError
+        When the frame times are inconsistent (see :func:`map_between_clocks`) or a source has not one label
+        per time.
     """
     host, ephys = _frame_clocks(frame_host_times_s, t_ca_im_s)
     e_t = np.asarray(ephys_events[0], dtype=np.float64).ravel()

@@ -157,9 +157,9 @@ def copy_chunk(
     reg = Registration(np.asarray(template, np.float32), dataclasses.replace(params, pw_rigid=False))
     frames = np.asarray(source.read(start, stop)).astype(np.float32)
     n = frames.shape[0]
-    corr = np.concatenate(
-        [reg.corr(frames[b : b + BATCH_FRAMES]) for b in range(0, n, BATCH_FRAMES)]
-    ).astype(np.float32)
+    corr = np.concatenate([reg.corr(frames[b : b + BATCH_FRAMES]) for b in range(0, n, BATCH_FRAMES)]).astype(
+        np.float32
+    )
     if out_tmp_path is not None:
         movies.write_region(out_tmp_path, start, frames)
     total = frames.sum(axis=0, dtype=np.float64)

@@ -1,20 +1,22 @@
-"""Which lines have missing or stale products: the question the nightly schedule asks.
+"""Which lines have missing or stale products: the question the nightly schedule and ``ace status`` ask.
 
 Dagster 1.13 answers staleness per (asset, partition) in its UI and GraphQL, but offers no public call for
-it inside a schedule (and `RunRequest(stale_assets_only=True)` ignores partitioned assets). This module
-wraps the internal resolver in one place, so an API change stays local.
+it inside a schedule (and ``RunRequest(stale_assets_only=True)`` ignores partitioned assets), so this
+wraps the internal resolver (imported through ``dagster_internals``).
 """
 
 from collections.abc import Iterable
 
 import dagster as dg
-from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-from dagster._core.definitions.data_version import (
+
+from ace_assets.helpers.dagster_internals import (
+    AssetGraphView,
     CachingStaleStatusResolver,
     StaleCauseCategory,
     StaleStatus,
+    TemporalContext,
+    get_current_datetime,
 )
-from dagster._time import get_current_datetime
 
 
 def stale_status_resolver(instance: dg.DagsterInstance, asset_graph) -> CachingStaleStatusResolver:

@@ -1,0 +1,1 @@
+"""Helpers of the Dagster definitions: metadata, progress logging, staleness, and Dagster internals."""
