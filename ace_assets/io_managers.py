@@ -43,16 +43,18 @@ class DatasetIOManager(dg.ConfigurableIOManager):
 
 
 class MovieIOManager(dg.ConfigurableIOManager):
-    """Movie products: the asset writes the movie to its store path chunk by chunk (no step holds a movie);
-    downstream steps receive a lazy, picklable frame source over it (or over the raw recording, for a
-    product that refers to it)."""
+    """Movie products: the asset writes the movie to its store path chunk by chunk (no step holds a movie)
+    and returns that path; downstream steps receive a lazy, picklable frame source over it (or over the raw
+    recording, for a product that refers to it)."""
 
     store: ProductStore
 
-    def handle_output(self, context: dg.OutputContext, obj: FrameSource) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: Path) -> None:
         path = _path(self.store, context)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: {context.asset_key.to_user_string()} did not write its movie")
+        if Path(obj) != path or not path.exists():
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} returned {obj} but its movie belongs at {path}"
+            )
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> FrameSource:

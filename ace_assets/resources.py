@@ -20,8 +20,6 @@ from ace_assets import launchpad
 from ace_core import parallel
 from ace_core.catalog import LineContext, LineParameters, layout, read_experiments, versions
 from ace_core.catalog.experiments import Experiment
-from ace_core.io.frames import FrameSource
-from ace_core.store import movies
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_ROOT = REPO_ROOT / "demo_project"
@@ -84,10 +82,6 @@ class ProductStore(dg.ConfigurableResource):
         """Path of this step's product (``product`` names one output of a multi-asset)."""
         key = dg.AssetKey(product) if product else context.asset_key
         return self.path(tuple(key.path), context.partition_key)
-
-    def movie(self, context: dg.AssetExecutionContext, product: str | None = None) -> FrameSource:
-        """Lazy frame source of the movie this step has written (what downstream steps will read)."""
-        return movies.open_movie_source(self.output_path(context, product))
 
 
 class ComputeResource(dg.ConfigurableResource):

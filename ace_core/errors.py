@@ -10,9 +10,25 @@ class AceError(Exception):
 
 
 class InputFormatError(AceError, ValueError):
-    """A file (or folder) does not have the content we expect.
+    """A file (or folder) does not have the content we expect (a ``ValueError``).
 
     The message always starts with the path, then the location (line/row, column) when known.
+
+    Parameters
+    ----------
+    path
+        The file or folder.
+    message
+        What is wrong and what was expected.
+    line
+        Line number (int), or a row's key (str, shown quoted), when known.
+    column
+        Column name, when known.
+
+    Attributes
+    ----------
+    path, line, column
+        As given (``path`` as a :class:`~pathlib.Path`).
     """
 
     def __init__(
@@ -23,6 +39,7 @@ class InputFormatError(AceError, ValueError):
         line: str | int | None = None,
         column: str | None = None,
     ) -> None:
+        """Build the message ``"<path>[, line <line>][, column <column>]: <message>"``."""
         self.path = Path(path)
         self.line = line
         self.column = column
@@ -35,7 +52,7 @@ class InputFormatError(AceError, ValueError):
 
 
 class CatalogError(InputFormatError):
-    """A problem in experiments.csv or analysis_parameters.csv."""
+    """A problem in experiments.csv or analysis_parameters.csv (an :class:`InputFormatError`)."""
 
 
 class SyncError(AceError):
@@ -43,4 +60,7 @@ class SyncError(AceError):
 
 
 class ParameterError(AceError, ValueError):
-    """A parameter value given outside the CSV (a run's overrides) does not have its parameter's form."""
+    """A parameter value given outside the CSV (a run's overrides) does not have its parameter's form.
+
+    A ``ValueError``.
+    """

@@ -119,9 +119,9 @@ def local_residual(
         est = np.broadcast_to(np.asarray(rigid, np.float64)[:, :, None, None], true.shape)
     else:
         order = 3 if result.params.shifts_opencv else 1
-        ay = mc._interp_matrix(truth.spec.height_px, result.patch_centers[:, 0, 0], order)[py]
-        ax = mc._interp_matrix(truth.spec.width_px, result.patch_centers[0, :, 1], order)[px]
-        est = np.stack([mc._field(ay, ax, p) for p in result.patch_shifts])
+        ay = mc.geometry.interp_matrix(truth.spec.height_px, result.patch_centers[:, 0, 0], order)[py]
+        ax = mc.geometry.interp_matrix(truth.spec.width_px, result.patch_centers[0, :, 1], order)[px]
+        est = np.stack([mc.shift_field(ay, ax, p) for p in result.patch_shifts])
     diff = est + true
     diff = diff - np.median(diff, axis=0, keepdims=True)
     return float(np.sqrt(np.mean(np.sum(diff**2, axis=1))))

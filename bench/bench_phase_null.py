@@ -38,6 +38,12 @@ BAND_HZ = (0.5, 4.0)
 N_NEURONS, RATE_HZ, FRAME_RATE_HZ, DURATION_S = 6, 0.4, 20.0, 300.0
 
 
+def _pooled_p(ev) -> float:
+    """Pooled Rayleigh p of the events that enter the LFP statistics."""
+    use = ev.used_ephys
+    return population_stats(ev.event_unit_id[use], ev.phase_ephys[use]).pooled.rayleigh_p
+
+
 def direct_p(seed: int, kappa: float) -> float:
     fs = 1000.0
     rng = np.random.default_rng([seed, 7])
@@ -48,9 +54,8 @@ def direct_p(seed: int, kappa: float) -> float:
     prob = RATE_HZ / FRAME_RATE_HZ * np.exp(kappa * np.cos(oscillation_phase(osc, frames, seed))) / i0(kappa)
     spikes = rng.random((N_NEURONS, n_frames)) < prob
     lfp_phase = filters.band_phase(synth_lfp(t, fs, osc, seed=seed), fs, BAND_HZ)
-    events = {k: np.flatnonzero(spikes[k]) for k in range(N_NEURONS)}
-    ev = event_phases(events, nearest_sample_index(frames, 0.0, fs, t.size), lfp_phase)
-    return population_stats(ev.phases_ephys).pooled.rayleigh_p
+    unit, frame = np.nonzero(spikes)  # the flat event table: unit and frame of every event
+    return _pooled_p(event_phases(unit, frame, nearest_sample_index(frames, 0.0, fs, t.size), lfp_phase))
 
 
 def generator_p(seed: int, kappa: float) -> float:
@@ -72,9 +77,8 @@ def generator_p(seed: int, kappa: float) -> float:
         ch = neuralynx.read_channel(truth.ephys_dir, "PFCLFPvsCBEEG")
         clock = compute_t_ca_im(neuralynx.read_events(truth.ephys_dir).ttl_edge_times_s(), FRAME_RATE_HZ)
     e_all = nearest_sample_index(clock.t_ca_im_s, ch.t0_s, ch.fs_hz, ch.signal_uv.size)
-    events = {k: np.flatnonzero(row) for k, row in enumerate(truth.calcium.spikes)}
-    ev = event_phases(events, e_all, filters.band_phase(ch.signal_uv, ch.fs_hz, BAND_HZ))
-    return population_stats(ev.phases_ephys).pooled.rayleigh_p
+    unit, frame = np.nonzero(truth.calcium.spikes > 0)
+    return _pooled_p(event_phases(unit, frame, e_all, filters.band_phase(ch.signal_uv, ch.fs_hz, BAND_HZ)))
 
 
 def report(name: str, fn: Callable[[int, float], float], seeds: int, kappa: float) -> None:

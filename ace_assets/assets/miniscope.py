@@ -42,14 +42,15 @@ def denoised_movie(
     and a low-pass of the frame mean against flicker. When off, the product refers to the raw movie (no
     copy), which is what cropping then reads."""
     line = catalog.line(context, config)
+    path = store.output_path(context)
     product = movies.denoised_movie(
-        line.recording,
-        store.output_path(context),
+        line.device_dir,
+        path,
         **line.kwargs("denoised_movie"),
         progress=frame_progress(context, "denoise"),
         line=line.line,
     )
-    return dg.MaterializeResult(value=store.movie(context), metadata=md.product(context, product, line))
+    return dg.MaterializeResult(value=path, metadata=md.product(context, product, line))
 
 
 @dg.asset(**PRODUCT, deps=[raw.raw_miniscope])
@@ -61,7 +62,7 @@ def head_orientation(
     Lines without `Miniscope/headOrientation.csv` produce an empty product marked "absent" (not a failure).
     """
     line = catalog.line(context)
-    product = miniscope.head_orientation(line.recording, t_ca_im, line=line.line)
+    product = miniscope.head_orientation(line.device_dir, line.timestamps_s, t_ca_im, line=line.line)
     context.add_output_metadata(md.product(context, product))
     return product.dataset
 
@@ -93,15 +94,15 @@ def cropped_movie(
     Without coordinates a line is left uncropped (with a warning) unless `require_crop_coords` is set.
     """
     line = catalog.line(context, config)
+    path = store.output_path(context)
     product = movies.cropped_movie(
         denoised_movie,
-        store.output_path(context),
-        line.recording,
+        path,
         **line.kwargs("cropped_movie"),
         progress=frame_progress(context, "crop"),
         line=line.line,
     )
-    return dg.MaterializeResult(value=store.movie(context), metadata=md.product(context, product, line))
+    return dg.MaterializeResult(value=path, metadata=md.product(context, product, line))
 
 
 @dg.asset(**MOVIE, deps=[parameters.source("preprocess_parameters")])
@@ -117,14 +118,15 @@ def preprocessed_movie(
     The ΔF/F window in frames uses the recording's metadata frame rate (the reference assumed 30 fps).
     """
     line = catalog.line(context, config)
+    path = store.output_path(context)
     product = movies.preprocessed_movie(
         cropped_movie,
-        store.output_path(context),
+        path,
         **line.kwargs("preprocessed_movie"),
         progress=frame_progress(context, "preprocess"),
         line=line.line,
     )
-    return dg.MaterializeResult(value=store.movie(context), metadata=md.product(context, product, line))
+    return dg.MaterializeResult(value=path, metadata=md.product(context, product, line))
 
 
 @dg.multi_asset(
@@ -158,10 +160,11 @@ def motion_correction(
     """Estimate shifts on a band-passed copy (`gSig_filt`), apply them to the preprocessed movie."""
     line = catalog.line(context, config)
     workers = compute.workers_for(line.parameters)
+    path = store.output_path(context, "motion_corrected_movie")
     with compute.executor(workers) as executor:
         movie, shifts = movies.motion_correction(
             preprocessed_movie,
-            store.output_path(context, "motion_corrected_movie"),
+            path,
             **line.kwargs("motion_corrected_movie"),
             executor=executor,
             n_workers=workers,
@@ -169,10 +172,7 @@ def motion_correction(
             line=line.line,
         )
     movie_metadata = md.product(context, movie, line, "motion_corrected_movie")
-    movie_source = store.movie(context, "motion_corrected_movie")
-    yield dg.MaterializeResult(
-        asset_key="motion_corrected_movie", value=movie_source, metadata=movie_metadata
-    )
+    yield dg.MaterializeResult(asset_key="motion_corrected_movie", value=path, metadata=movie_metadata)
     yield dg.MaterializeResult(
         asset_key="motion_shifts", value=shifts.dataset, metadata=md.product(context, shifts)
     )

@@ -67,6 +67,8 @@ def experiment_events(
 ) -> xr.Dataset:
     """Non-TTL Neuralynx events and Miniscope notes.csv entries, each on the ephys and the miniscope clock."""
     line = catalog.line(context)
-    product = sync.experiment_events(ttl_events, t_ca_im, lfp, line.recording, line=line.line)
+    product = sync.experiment_events(
+        ttl_events, t_ca_im, lfp, session_dir=line.session_dir, timestamps_s=line.timestamps_s, line=line.line
+    )
     context.add_output_metadata(md.product(context, product))
     return product.dataset

@@ -1,7 +1,7 @@
 """Calcium events from CNMF-E traces: local maxima of a trace or of its derivative above a height.
 
-Reference behaviour (`ace_neuro`, section 3.8): for each unit k, x = C[k] ('zeroth'), its first difference
-x[i] = C[k][i+1] - C[k][i] ('first', the default) or its second difference
+Reference behaviour (the reference toolkit, ``ace_neuro``): for each unit k, x = C[k] ('zeroth'), its
+first difference x[i] = C[k][i+1] - C[k][i] ('first', the default) or its second difference
 x[i] = C[k][i+2] - 2 C[k][i+1] + C[k][i] ('second'); events are the local maxima of x in the sense of
 `scipy.signal.find_peaks` (strict local maxima, a flat peak reported at its middle sample, no distance or
 prominence constraint) with x[i] >= `event_height` (absolute units of C).

@@ -112,7 +112,15 @@ def euler_to_quat(roll: np.ndarray, pitch: np.ndarray, yaw: np.ndarray) -> np.nd
 class OrientationOnClocks:
     """Euler angles (ZYX) at the IMU sample times, on the host clock and mapped to the ephys clock.
 
-    ``t_ephys_s`` is NaN for samples outside the movie's span (the frames define the clock relation).
+    Attributes
+    ----------
+    t_host_s
+        Sample times on the Miniscope host clock (s since the recording start).
+    t_ephys_s
+        Sample times on the ephys clock (s); NaN for samples outside the movie's span (the frames define
+        the clock relation).
+    roll_rad, pitch_rad, yaw_rad
+        Angles (rad); roll and yaw in (-pi, pi], pitch in [-pi/2, pi/2].
     """
 
     t_host_s: np.ndarray = field(repr=False)
@@ -123,18 +131,27 @@ class OrientationOnClocks:
 
     @property
     def roll_deg(self) -> np.ndarray:
+        """Roll (deg)."""
         return np.degrees(self.roll_rad)
 
     @property
     def pitch_deg(self) -> np.ndarray:
+        """Pitch (deg)."""
         return np.degrees(self.pitch_rad)
 
     @property
     def yaw_deg(self) -> np.ndarray:
+        """Yaw (deg)."""
         return np.degrees(self.yaw_rad)
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        """Columns for a table: times on both clocks, angles in rad and deg."""
+        """Columns for a table: times on both clocks, angles in rad and deg.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``t_host_s``, ``t_ephys_s``, ``{roll,pitch,yaw}_rad`` and ``{roll,pitch,yaw}_deg``.
+        """
         return {
             "t_host_s": self.t_host_s,
             "t_ephys_s": self.t_ephys_s,

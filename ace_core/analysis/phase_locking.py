@@ -49,10 +49,25 @@ class EventPhases:
     """Phases at calcium events: one row per event, the same flat table as the events themselves.
 
     Row i: unit ``event_unit_id[i]`` had an event at global frame ``event_frame[i]``, whose TTL maps to
-    ephys sample ``event_sample[i]``. ``phase_ephys`` is NaN where the LFP phase is NaN; ``phase_miniscope``
-    is NaN when no miniscope phase was given. ``used_ephys`` marks the rows that enter ephys statistics:
-    finite phase and not excluded as low confidence. Low-confidence exclusion applies to the ephys phase only
-    (the miniscope phase comes from the movie frame itself, whose timing does not matter).
+    ephys sample ``event_sample[i]``. Low-confidence exclusion applies to the ephys phase only (the miniscope
+    phase comes from the movie frame itself, whose timing does not matter).
+
+    Attributes
+    ----------
+    unit_ids
+        (N,) int64, sorted, including units without events.
+    event_unit_id, event_frame, event_sample
+        (M,) int64: unit, global frame and ephys sample index of each event.
+    phase_ephys
+        (M,) LFP phase (rad); NaN where the LFP phase is NaN.
+    phase_miniscope
+        (M,) miniscope phase (rad); NaN when no miniscope phase was given.
+    low_confidence
+        (M,) bool: the frame time was interpolated over a TTL gap.
+    used_ephys
+        (M,) bool: the rows that enter ephys statistics (finite phase and not excluded as low confidence).
+    exclude_low_confidence
+        Whether low-confidence events were excluded.
     """
 
     unit_ids: np.ndarray  # (N,) int64, sorted, including units without events
@@ -67,10 +82,22 @@ class EventPhases:
 
     @property
     def n_events(self) -> int:
+        """Number of events M."""
         return int(self.event_unit_id.size)
 
     def count_per_unit(self, mask: np.ndarray) -> np.ndarray:
-        """Number of rows where ``mask`` holds, per unit of ``unit_ids`` (N,)."""
+        """Number of rows where ``mask`` holds, per unit of ``unit_ids``.
+
+        Parameters
+        ----------
+        mask
+            (M,) bool over the events.
+
+        Returns
+        -------
+        numpy.ndarray
+            (N,) int64.
+        """
         return np.array([np.count_nonzero(mask & (self.event_unit_id == u)) for u in self.unit_ids], np.int64)
 
     @property
@@ -190,6 +217,17 @@ def phase_histogram(
     Bins ``[e_b, e_{b+1})``, the last one closed, so a phase of exactly +pi counts in the last bin and -pi in
     the first (``np.histogram`` semantics). NaNs are dropped.
 
+    Parameters
+    ----------
+    phases
+        Phases (rad), any shape.
+    bins
+        Number of bins.
+    hist_range
+        ``(low, high)`` of the bins (rad).
+    density
+        Return a density (integrating to 1 over the range) instead of counts.
+
     Returns
     -------
     counts_or_density, edges : numpy.ndarray
@@ -228,6 +266,8 @@ def mean_density_histogram(
     ----------
     unit_id, phases
         (M,) unit id and phase of each event.
+    bins, hist_range
+        As :func:`phase_histogram`.
 
     Returns
     -------
@@ -266,6 +306,18 @@ def rayleigh_p(n: int, resultant_length: float) -> float:
 
     ``p = exp(sqrt(1 + 4 n + 4 (n^2 - R_n^2)) - (1 + 2 n))`` with ``R_n = n R``, clipped to [0, 1]. Unlike
     the large-n ``exp(-Z)`` it stays accurate down to n of about 10 (tested against Monte Carlo).
+
+    Parameters
+    ----------
+    n
+        Number of phases.
+    resultant_length
+        Mean resultant length R, 0..1.
+
+    Returns
+    -------
+    float
+        The p-value; NaN for n <= 0.
     """
     if n <= 0:
         return float("nan")
@@ -275,7 +327,17 @@ def rayleigh_p(n: int, resultant_length: float) -> float:
 
 
 def circular_stats(phases: np.ndarray | Sequence[float]) -> LockingStats:
-    """Mean angle, resultant length and Rayleigh test of phases (NaNs dropped)."""
+    """Mean angle, resultant length and Rayleigh test of phases (NaNs dropped).
+
+    Parameters
+    ----------
+    phases
+        Phases (rad), any shape.
+
+    Returns
+    -------
+    LockingStats
+    """
     x = _finite(phases)
     n = int(x.size)
     if n == 0:
@@ -287,7 +349,7 @@ def circular_stats(phases: np.ndarray | Sequence[float]) -> LockingStats:
 
 
 class PopulationLocking(NamedTuple):
-    """``(per_unit, (angle, length), pooled)``: per-unit stats, population vector, pooled test."""
+    """``(unit_ids, per_unit, (angle, length), pooled)``: per-unit stats, population vector, pooled test."""
 
     unit_ids: np.ndarray  # (N,) the units of per_unit, in order
     per_unit: list[LockingStats]  # one per unit id
@@ -296,19 +358,21 @@ class PopulationLocking(NamedTuple):
 
     @property
     def population_angle_rad(self) -> float:
-        """Population preferred phase; units without phases are left out."""
+        """Population preferred phase (rad); units without phases are left out."""
         return self.population_vector[0]
 
     @property
     def population_length(self) -> float:
+        """Length of the population vector, 0..1."""
         return self.population_vector[1]
 
 
 def population_stats(
     unit_id: np.ndarray, phases: np.ndarray, *, unit_ids: Sequence[int] | np.ndarray | None = None
 ) -> PopulationLocking:
-    """Per-unit :func:`circular_stats`, the population vector (the reference's ``mean_density``) and the
-    pooled statistics.
+    """Per-unit :func:`circular_stats`, the population vector and the pooled statistics.
+
+    The population vector corresponds to the reference's ``mean_density``.
 
     The population vector averages the per-unit mean resultant vectors, so each unit weighs the same (a
     bursty unit does not dominate the preferred phase). The pooled Rayleigh test treats events as
@@ -320,6 +384,11 @@ def population_stats(
         (M,) unit id and phase of each event (NaN phases are dropped).
     unit_ids
         Every unit to report (units without events get empty statistics); default those with events.
+
+    Returns
+    -------
+    PopulationLocking
+        The population vector is NaN when no unit has a finite phase.
     """
     unit_id, phases = (
         np.asarray(unit_id, dtype=np.int64).ravel(),

@@ -12,7 +12,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class QualityReport:
-    """A check's verdict, the reason a person reads, and the numbers that went into it."""
+    """A check's verdict, the reason a person reads, and the numbers that went into it.
+
+    Attributes
+    ----------
+    passed
+        The verdict.
+    description
+        Why, in words.
+    metadata
+        The numbers behind the verdict, by name.
+    """
 
     passed: bool
     description: str
@@ -24,6 +34,20 @@ def lfp_nan_fraction(signal_uv: np.ndarray, fs_hz: float, max_fraction: float = 
 
     A long pause is not an error, but phases near it are unusable and a large fraction usually means the
     wrong channel or a broken recording.
+
+    Parameters
+    ----------
+    signal_uv
+        The LFP (µV).
+    fs_hz
+        Sampling rate (Hz), to express the pauses in seconds.
+    max_fraction
+        Largest NaN fraction that passes.
+
+    Returns
+    -------
+    QualityReport
+        Fails for an empty signal too.
     """
     x = np.asarray(signal_uv)
     n = int(x.size)
@@ -51,10 +75,27 @@ def frame_clock_quality(
 ) -> QualityReport:
     """Sync quality of the frame clock recovered from TTL edges.
 
-    Warns when more than `max_filled_fraction` of frame times were filled over TTL gaps (their times are
+    Warns when more than ``max_filled_fraction`` of frame times were filled over TTL gaps (their times are
     interpolated, so events there are low-confidence), or when the measured frame rate (median interval
-    between real edges) differs from the metadata rate by more than `max_rate_error` (a wrong `frameRate`
-    or a miswired TTL line).
+    between real edges) differs from the metadata rate by more than ``max_rate_error`` (a wrong
+    ``frameRate`` or a miswired TTL line).
+
+    Parameters
+    ----------
+    t_ca_im_s
+        Frame times on the ephys clock (s).
+    interpolated
+        Bool per frame: filled over a TTL gap.
+    frame_rate_hz
+        The metadata frame rate (Hz).
+    max_filled_fraction
+        Largest fraction of filled frames that passes.
+    max_rate_error
+        Largest relative frame-rate error that passes.
+
+    Returns
+    -------
+    QualityReport
     """
     t = np.asarray(t_ca_im_s, dtype=float)
     filled = np.asarray(interpolated, dtype=bool)
@@ -94,9 +135,24 @@ def frame_clock_quality(
 def component_count(
     idx_good: np.ndarray, patch_of: np.ndarray, max_per_patch: int | None = None, min_good: int = 1
 ) -> QualityReport:
-    """CNMF-E component counts: at least `min_good` accepted units, and no patch stopped at its cap `K`.
+    """CNMF-E component counts: at least ``min_good`` accepted units, and no patch stopped at its cap ``K``.
 
-    A patch that reached `K` components may have left neurons unseeded, so the count is a lower bound.
+    A patch that reached ``K`` components may have left neurons unseeded, so the count is a lower bound.
+
+    Parameters
+    ----------
+    idx_good
+        Bool per unit: accepted.
+    patch_of
+        Patch index of each unit.
+    max_per_patch
+        The cap ``K``; None: no cap to check.
+    min_good
+        Fewest accepted units that pass.
+
+    Returns
+    -------
+    QualityReport
     """
     good = np.asarray(idx_good, dtype=bool)
     patches = np.asarray(patch_of, dtype=int)
@@ -129,6 +185,21 @@ def frame_count_matches(
 
     A mismatch means TTL edges were lost or spurious edges were kept: every frame after the first
     disagreement would be placed at the wrong ephys time.
+
+    Parameters
+    ----------
+    n_frame_times
+        Times in the frame clock.
+    n_movie_frames
+        Frames in the movie.
+    n_unrepaired_gaps
+        TTL gaps left in the frame clock.
+    frames_filled
+        Frame times filled over gaps (reported only).
+
+    Returns
+    -------
+    QualityReport
     """
     problems = []
     if n_frame_times != n_movie_frames:
@@ -153,8 +224,21 @@ def motion_correction_quality(
 ) -> QualityReport:
     """Rigid shifts stay inside ``max_shifts`` and frames correlate better with the template after correction.
 
-    A shift at the search bound is a frame whose true motion may be larger (or whose peak was noise); a
-    correlation that falls means the correction made the movie worse.
+    A shift at the search bound (within 0.5 px of it) is a frame whose true motion may be larger (or whose
+    peak was noise); a correlation that falls means the correction made the movie worse.
+
+    Parameters
+    ----------
+    rigid_shifts
+        (n, 2) rigid corrections (px).
+    max_shifts
+        The search bound (y, x) (px).
+    corr_before, corr_after
+        Per-frame correlation with the template before and after correction.
+
+    Returns
+    -------
+    QualityReport
     """
     rigid = np.asarray(rigid_shifts, dtype=float)
     bound = np.asarray(max_shifts, dtype=float)
@@ -178,7 +262,19 @@ def motion_correction_quality(
 
 
 def enough_events(n_used_events: int, min_events: int = 30) -> QualityReport:
-    """At least ``min_events`` events with a usable LFP phase, the floor for circular statistics."""
+    """At least ``min_events`` events with a usable LFP phase, the floor for circular statistics.
+
+    Parameters
+    ----------
+    n_used_events
+        Events entering the ephys statistics.
+    min_events
+        Fewest events that pass.
+
+    Returns
+    -------
+    QualityReport
+    """
     return QualityReport(
         passed=n_used_events >= min_events,
         description=f"{n_used_events} events with a usable LFP phase (need >= {min_events})",
@@ -187,7 +283,19 @@ def enough_events(n_used_events: int, min_events: int = 30) -> QualityReport:
 
 
 def low_confidence_fraction(low_confidence: np.ndarray, max_fraction: float = 0.10) -> QualityReport:
-    """At most ``max_fraction`` of events fall in low-confidence periods (frames filled over TTL gaps)."""
+    """At most ``max_fraction`` of events fall in low-confidence periods (frames filled over TTL gaps).
+
+    Parameters
+    ----------
+    low_confidence
+        Bool per event.
+    max_fraction
+        Largest fraction that passes.
+
+    Returns
+    -------
+    QualityReport
+    """
     low = np.asarray(low_confidence, dtype=bool)
     n, n_low = int(low.size), int(low.sum())
     frac = n_low / n if n else 0.0

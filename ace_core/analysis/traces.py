@@ -33,8 +33,24 @@ def z_score(traces: np.ndarray, frame_window: int | None = None) -> np.ndarray:
 
     As in the reference ``z_score(dataArray, frameWindow)``: frames ``[0, w)``, ``[w, 2w)``, ... are each
     z-scored with their own mean and (population, ddof=0) standard deviation; the last window holds the
-    ``T mod w`` remaining frames (a short window, not merged). ``None`` (or ``w >= T``) z-scores the whole
-    trace. A window whose values are all equal gives 0. Accepts (T,) or (K, T); returns the same shape.
+    ``T mod w`` remaining frames (a short window, not merged). A window whose values are all equal gives 0.
+
+    Parameters
+    ----------
+    traces
+        (T,) or (K, T).
+    frame_window
+        Window length w (frames); None (or ``w >= T``) z-scores the whole trace.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape of ``traces``.
+
+    Raises
+    ------
+    ValueError
+        If ``traces`` is not 1-D or 2-D, or ``frame_window`` is not a positive integer.
     """
     x, was_1d = _as_2d(traces)
     n_frames = x.shape[1]

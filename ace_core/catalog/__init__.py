@@ -5,7 +5,7 @@ layout of the product store.
 ``parameter_table``: every analysis parameter, declared once; ``forms``: how values are checked.
 ``parameters``: a line's effective parameters. ``curation``: component decisions as data. ``layout``: every
 path of the project and of the store. ``line``: one line's experiment, parameters and recording, resolved
-once. ``fingerprint``: cheap versions of raw folders and parameter values.
+once. ``versions``: cheap versions of raw folders, parameter groups and curation files.
 """
 
 from ace_core.catalog.csv_table import (

@@ -1,7 +1,8 @@
 """One experiment line as a processing step sees it: its catalog row, its parameters and its recording.
 
 Each is resolved at most once, on first use: a step that only needs parameters never parses
-``experiments.csv``, and a step that needs the Miniscope recording opens (and probes) it once.
+``experiments.csv``; a step that needs the Miniscope device folder or its timestamps does not probe the
+movies; a step that needs the recording opens (and probes) it once.
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ace_core.catalog import layout
 from ace_core.catalog.csv_table import CALCIUM_COLUMN, EPHYS_COLUMN, LINE_COLUMN
 from ace_core.catalog.experiments import Experiment, read_experiments
 from ace_core.catalog.parameters import LineParameters, line_parameters
 from ace_core.errors import CatalogError
-from ace_core.io.miniscope import MiniscopeRecording, open_recording
+from ace_core.io.miniscope import (
+    TIMESTAMPS_FILE,
+    MiniscopeRecording,
+    find_device_dir,
+    open_recording,
+    read_timestamps,
+)
 
 __all__ = ["LineContext"]
 
@@ -86,7 +95,26 @@ class LineContext:
     @functools.cached_property
     def recording(self) -> MiniscopeRecording:
         """The line's Miniscope recording (metadata, timestamps and movie headers; no pixels)."""
-        return open_recording(self._raw_dir(self.experiment.calcium_dir, CALCIUM_COLUMN))
+        return open_recording(self.device_dir)
+
+    @functools.cached_property
+    def device_dir(self) -> Path:
+        """The Miniscope device folder (the movies' folder) of the line's session; no movie is opened."""
+        if "recording" in self.__dict__:
+            return self.recording.device_dir
+        return find_device_dir(self.calcium_dir)
+
+    @property
+    def session_dir(self) -> Path:
+        """The Miniscope DAQ session folder (it holds ``notes.csv``)."""
+        return self.device_dir.parent
+
+    @functools.cached_property
+    def timestamps_s(self) -> np.ndarray:
+        """Host-clock time of every frame (s), from ``timeStamps.csv``; no movie is opened."""
+        if "recording" in self.__dict__:
+            return self.recording.timestamps_s
+        return read_timestamps(self.device_dir / TIMESTAMPS_FILE)[1]
 
     @property
     def ephys_dir(self) -> Path:

@@ -33,6 +33,7 @@ __all__ = [
     "ParameterGroup",
     "check_parameter",
     "group_parameters",
+    "markdown_table",
     "product_parameters",
 ]
 
@@ -468,3 +469,29 @@ def group_parameters(group: str) -> tuple[str, ...]:
 def product_parameters(product: str) -> tuple[str, ...]:
     """Names of the parameters a product reads (of every group that lists it), in table order."""
     return tuple(p.name for p in _TABLE if product in p.products)
+
+
+def markdown_table() -> str:
+    """The parameter table as Markdown, one row per parameter (what the README shows).
+
+    Returns
+    -------
+    str
+        Columns: name, default, unit, expected form, products that read it, description.
+    """
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rows = [
+        "| parameter | default | unit | expected | read by | what it does |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in _TABLE:
+        default = "empty" if p.default is None else repr(p.default)
+        read_by = ", ".join(f"`{product}`" for product in p.products)
+        rows.append(
+            f"| `{p.name}` | `{cell(default)}` | {p.unit} | {cell(p.form.expected)} | {read_by} | "
+            f"{cell(p.description)} |"
+        )
+    return "\n".join(rows) + "\n"

@@ -39,7 +39,18 @@ _SOLVE_PIXELS = 256
 
 
 def ring_offsets(radius: float) -> np.ndarray:
-    """(m, 2) integer (dy, dx) offsets with radius <= distance < radius + 1 (a one-pixel-wide ring)."""
+    """Integer (dy, dx) offsets with ``radius <= distance < radius + 1`` (a one-pixel-wide ring).
+
+    Parameters
+    ----------
+    radius
+        Inner radius (px of the grid it is used on).
+
+    Returns
+    -------
+    numpy.ndarray
+        (m, 2) int offsets.
+    """
     r = int(np.ceil(radius + 1))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     d = np.hypot(yy, xx)
@@ -71,7 +82,20 @@ def _linear_up_1d(n: int, s: int) -> sparse.csr_matrix:
 
 
 def downsample_operator(dims: tuple[int, int], s: int) -> sparse.csr_matrix:
-    """(hd*wd, h*w) block-mean operator on row-major pixel vectors."""
+    """Block-mean operator on row-major pixel vectors.
+
+    Parameters
+    ----------
+    dims
+        Full-resolution size (h, w).
+    s
+        Block size; <= 1 gives the identity.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        (hd*wd, h*w) float32, ``hd = ceil(h / s)`` (edge blocks average fewer pixels).
+    """
     if s <= 1:
         return sparse.identity(dims[0] * dims[1], format="csr", dtype=np.float32)
     return sparse.kron(_block_mean_1d(dims[0], s), _block_mean_1d(dims[1], s), format="csr").astype(
@@ -80,7 +104,20 @@ def downsample_operator(dims: tuple[int, int], s: int) -> sparse.csr_matrix:
 
 
 def upsample_operator(dims: tuple[int, int], s: int) -> sparse.csr_matrix:
-    """(h*w, hd*wd) bilinear interpolation operator on row-major pixel vectors."""
+    """Bilinear interpolation operator from block centres back to pixels, on row-major pixel vectors.
+
+    Parameters
+    ----------
+    dims
+        Full-resolution size (h, w).
+    s
+        Block size; <= 1 gives the identity.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        (h*w, hd*wd) float32, clamped at the ends.
+    """
     if s <= 1:
         return sparse.identity(dims[0] * dims[1], format="csr", dtype=np.float32)
     return sparse.kron(_linear_up_1d(dims[0], s), _linear_up_1d(dims[1], s), format="csr").astype(np.float32)
@@ -88,7 +125,21 @@ def upsample_operator(dims: tuple[int, int], s: int) -> sparse.csr_matrix:
 
 @dataclass
 class RingModel:
-    """Fitted ring background of one field: b0 (P,) full resolution, W (Pd, Pd) on the `ssub_B` grid."""
+    """Fitted ring background of one field.
+
+    Attributes
+    ----------
+    b0
+        (P,) constant background, full resolution.
+    W
+        (Pd, Pd) ring weights on the ``ssub_B`` grid.
+    dims
+        Full-resolution field size (h, w).
+    ssub_B
+        Down-sampling factor of ``W``'s grid.
+    radius_px
+        Ring radius (full-resolution px).
+    """
 
     b0: np.ndarray
     W: sparse.csr_matrix
@@ -97,7 +148,18 @@ class RingModel:
     radius_px: float
 
     def fluctuation(self, resid_ds: np.ndarray) -> np.ndarray:
-        """Predicted fluctuating background (T, P) from the down-sampled residual (T, Pd) = D(Y - AC - b0)."""
+        """Predicted fluctuating background from the down-sampled residual.
+
+        Parameters
+        ----------
+        resid_ds
+            (T, Pd) down-sampled residual ``D(Y - AC - b0)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            (T, P) float32, full resolution.
+        """
         up = upsample_operator(self.dims, self.ssub_B)
         pred = (self.W @ resid_ds.T).T  # (T, Pd)
         return np.asarray((up @ pred.T).T, dtype=np.float32)
@@ -123,7 +185,27 @@ def fit_ring_model(
     b0: np.ndarray,
     max_fit_frames: int = 1000,
 ) -> RingModel:
-    """Fit W from the down-sampled, mean-free residual (T, Pd) = D(Y - A C - b0) of a field `dims` (h, w)."""
+    """Fit W from the down-sampled, mean-free residual ``D(Y - A C - b0)`` of a field (module docstring).
+
+    Parameters
+    ----------
+    resid_ds
+        (T, Pd) residual on the ``ssub_B`` grid.
+    dims
+        Full-resolution field size (h, w).
+    radius_px
+        Ring radius (full-resolution px).
+    ssub_B
+        Down-sampling factor of the grid.
+    b0
+        (P,) constant background, stored with the model.
+    max_fit_frames
+        At most this many block-averaged frames are used for the fit.
+
+    Returns
+    -------
+    RingModel
+    """
     h, w = dims
     hd, wd = -(-h // ssub_B), -(-w // ssub_B)
     n_t = resid_ds.shape[0]

@@ -21,9 +21,9 @@ The baseline is found by alternating deconvolution and b = median(y - c) (noise 
 in c). Noise: `noise_std` takes the median of the periodogram over the upper half of the band (0.25-0.5 of
 the sampling rate), where slow calcium signals have little power (Pnevmatikakis et al. 2016); traces with
 large, sharp transients have broadband power, so `deconvolve` then re-estimates the noise from the
-residual of its own fit (robust std). AR coefficients:
-from the decay time when given (AR(1): g = exp(-1 / (decay_time * fr))), else from the autocovariance at lags
->= 1 (lag 0 carries the noise variance), as in Pnevmatikakis et al. 2016.
+residual of its own fit (robust std). AR coefficients: for AR(1) from the decay time when given
+(g = exp(-1 / (decay_time * fr))); otherwise from the autocovariance at lags >= 1 (lag 0 carries the noise
+variance), as in Pnevmatikakis et al. 2016, with the decay time as the fallback when that fit fails.
 """
 
 from __future__ import annotations
@@ -45,10 +45,25 @@ _LN2 = float(np.log(2.0))
 
 
 def noise_std(y: np.ndarray, *, axis: int = -1, band: tuple[float, float] = (0.25, 0.5)) -> np.ndarray:
-    """White-noise std of each trace from its periodogram over `band` (fractions of the sampling rate).
+    """White-noise std of each trace from its periodogram over ``band``.
 
     The median of the periodogram bins is used (divided by ln 2: the bins of white noise are exponential),
-    so a few bins carrying signal (sharp rises) do not inflate the estimate."""
+    so a few bins carrying signal (sharp rises) do not inflate the estimate.
+
+    Parameters
+    ----------
+    y
+        Traces, time along ``axis``.
+    axis
+        Time axis.
+    band
+        Frequency band, as fractions of the sampling rate.
+
+    Returns
+    -------
+    numpy.ndarray
+        Noise std of each trace (the plain std for traces shorter than 8 samples).
+    """
     x = np.moveaxis(np.asarray(y, dtype=np.float32), axis, -1)
     n = x.shape[-1]
     if n < 8:
@@ -65,7 +80,29 @@ def noise_std(y: np.ndarray, *, axis: int = -1, band: tuple[float, float] = (0.2
 def ar_coefficients(
     p: int, decay_time_s: float, frame_rate_hz: float, rise_time_s: float | None = None
 ) -> np.ndarray:
-    """AR(p) coefficients of exp(-t/decay) (p=1) or exp(-t/decay) - exp(-t/rise) (p=2) sampled at fr."""
+    """AR(p) coefficients of ``exp(-t/decay)`` (p=1) or ``exp(-t/decay) - exp(-t/rise)`` (p=2) sampled at fr.
+
+    Parameters
+    ----------
+    p
+        AR order, 0-2.
+    decay_time_s
+        Decay time (s).
+    frame_rate_hz
+        Frame rate (Hz).
+    rise_time_s
+        Rise time (s) for p = 2; None: one frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        (p,) coefficients.
+
+    Raises
+    ------
+    ValueError
+        If p is not 0, 1 or 2.
+    """
     if p == 0:
         return np.zeros(0)
     d = np.exp(-1.0 / (decay_time_s * frame_rate_hz))
@@ -88,8 +125,26 @@ def _stable(g: np.ndarray) -> bool:
 def estimate_ar_coefficients(
     y: np.ndarray, p: int, sn: float | None = None, lags: int = 5
 ) -> np.ndarray | None:
-    """AR(p) coefficients from the sample autocovariance at lags 1..p+lags (Yule-Walker without lag 0,
-    whose value holds the noise variance); None if the fit is not a stable, non-oscillating decay."""
+    """AR(p) coefficients from the sample autocovariance at lags 1..p+lags.
+
+    Yule-Walker without lag 0, whose value holds the noise variance.
+
+    Parameters
+    ----------
+    y
+        (T,) trace.
+    p
+        AR order.
+    sn
+        Noise std; None: :func:`noise_std`.
+    lags
+        Extra lags in the least-squares fit.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        (p,) coefficients; None if the fit is not a stable, non-oscillating decay or the trace is too short.
+    """
     y = np.asarray(y, dtype=np.float64)
     if p == 0:
         return np.zeros(0)
@@ -211,9 +266,29 @@ def _oasis_ar2(y: np.ndarray, g1: float, g2: float, s_min: float) -> np.ndarray:
 def oasis(
     y: np.ndarray, g: np.ndarray | float, *, lam: float = 0.0, s_min: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Denoised trace c and spikes s of y (baseline already removed) under AR(len(g)); see module docstring.
+    """Denoised trace c and spikes s of y (baseline already removed) under AR(len(g)) (module docstring).
 
-    s[0] is 0 by convention: a trace that starts mid-transient is not an event at frame 0."""
+    Parameters
+    ----------
+    y
+        (T,) trace, baseline removed.
+    g
+        AR coefficients, one (AR(1)) or two (AR(2)).
+    lam
+        L1 penalty on the spikes (an exact shift of y).
+    s_min
+        Smallest spike; 0: plain non-negativity.
+
+    Returns
+    -------
+    c, s : numpy.ndarray
+        (T,) each. ``s[0]`` is 0 by convention: a trace that starts mid-transient is not an event at frame 0.
+
+    Raises
+    ------
+    ValueError
+        For other than one or two coefficients.
+    """
     y = np.asarray(y, dtype=np.float64)
     g = np.atleast_1d(np.asarray(g, dtype=np.float64))
     n_t = y.size
@@ -245,7 +320,19 @@ def oasis(
 
 @dataclass(frozen=True)
 class Deconvolved:
-    """Result of `deconvolve`: y ~ b + c + noise, c the AR(p) calcium trace driven by spikes s."""
+    """Result of :func:`deconvolve`: y ~ b + c + noise, c the AR(p) calcium trace driven by spikes s.
+
+    Attributes
+    ----------
+    c, s
+        (T,) calcium trace and spikes.
+    b
+        Baseline.
+    g
+        (p,) AR coefficients used.
+    sn
+        Noise std (re-estimated from the fit's residual when it was not given).
+    """
 
     c: np.ndarray
     s: np.ndarray
@@ -269,8 +356,35 @@ def deconvolve(
 ) -> Deconvolved:
     """Deconvolve one trace: AR coefficients, baseline and noise are estimated unless given.
 
-    `s_min` is the smallest spike in units of y; None means `s_min_sd * sn`. p = 0 means no deconvolution
-    (c = y - b clipped at 0, s = c)."""
+    AR coefficients, when ``g`` is None: for p = 1 from the decay time when given; otherwise from the
+    autocovariance (:func:`estimate_ar_coefficients`), falling back on the decay time, or on 0.4 s at 20 Hz
+    when there is none.
+
+    Parameters
+    ----------
+    y
+        (T,) raw trace.
+    p
+        AR order; 0 means no deconvolution (c = y - b clipped at 0, s = c, b the median).
+    g
+        AR coefficients; None: estimated as above.
+    decay_time_s, frame_rate_hz
+        Decay time (s) and frame rate (Hz) of the prior.
+    sn
+        Noise std; None: :func:`noise_std`, then refined from the residual of the fit.
+    s_min
+        Smallest spike in units of y; None means ``s_min_sd * sn``.
+    s_min_sd
+        Smallest spike in noise SDs when ``s_min`` is None.
+    lam
+        L1 penalty, as :func:`oasis`.
+    baseline_iters
+        Alternations of deconvolution and ``b = median(y - c)``.
+
+    Returns
+    -------
+    Deconvolved
+    """
     y = np.asarray(y, dtype=np.float64)
     refine_sn = sn is None
     if sn is None:

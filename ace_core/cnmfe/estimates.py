@@ -25,6 +25,24 @@ def _hash(*arrays: np.ndarray) -> str:
 
 
 def estimates_to_dataset(est: CNMFEEstimates, *, frame_rate_hz: float) -> xr.Dataset:
+    """The estimates as an xarray Dataset (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    est
+        The estimates of a fit.
+    frame_rate_hz
+        Frame rate (Hz), stored in the attributes.
+
+    Returns
+    -------
+    xarray.Dataset
+        Footprints ``A_data``/``A_indices``/``A_indptr``; ``C``, ``S``, ``YrA`` (unit, frame); per-unit
+        ``noise``, ``g``, ``bl``, ``snr``, ``r_values``, ``idx_good``, ``patch_of`` (-1 when not one per
+        unit); images ``b0``, ``corr_image``, ``pnr_image`` (y, x); coordinate ``unit_id``; attributes
+        ``dims``, ``frame_rate_hz``, ``pixel_order``, the parameters, background and parameter report as
+        JSON, ``patches`` and ``estimates_hash``.
+    """
     A = est.A.tocsc()
     K = A.shape[1]
     ds = xr.Dataset(
@@ -70,7 +88,18 @@ def estimates_to_dataset(est: CNMFEEstimates, *, frame_rate_hz: float) -> xr.Dat
 
 
 def footprints(ds: xr.Dataset) -> sparse.csc_matrix:
-    """(H*W, K) CSC footprints of an estimates dataset."""
+    """Footprints of an estimates dataset as a sparse matrix.
+
+    Parameters
+    ----------
+    ds
+        An estimates dataset (:func:`estimates_to_dataset`, :func:`select_units`).
+
+    Returns
+    -------
+    scipy.sparse.csc_matrix
+        (H*W, K), row-major pixels.
+    """
     h, w = ds.attrs["dims"]
     return sparse.csc_matrix(
         (ds["A_data"].values, ds["A_indices"].values, ds["A_indptr"].values), shape=(h * w, ds.sizes["unit"])
@@ -78,7 +107,22 @@ def footprints(ds: xr.Dataset) -> sparse.csc_matrix:
 
 
 def select_units(ds: xr.Dataset, keep: Sequence[int] | np.ndarray, **attrs) -> xr.Dataset:
-    """A copy with only the units at positions `keep` (footprints re-packed); the input is not changed."""
+    """A copy with only the units at positions ``keep`` (footprints re-packed); the input is not changed.
+
+    Parameters
+    ----------
+    ds
+        An estimates dataset.
+    keep
+        Positions (not ``unit_id`` values) of the units to keep, in the order wanted.
+    **attrs
+        Attributes added to (or replacing) the copy's.
+
+    Returns
+    -------
+    xarray.Dataset
+        The unit variables, the footprints and the images ``b0``, ``corr_image``, ``pnr_image``, loaded.
+    """
     keep = np.asarray(keep, dtype=np.int64)
     A = footprints(ds)[:, keep].tocsc()
     unit_vars = [n for n, v in ds.data_vars.items() if v.dims[:1] == ("unit",)]

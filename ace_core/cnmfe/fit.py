@@ -5,13 +5,14 @@ al. 2017); no CaImAn code is used. Parameter names and lab defaults are CaImAn's
 `analysis_parameters.csv` CaImAn block can be passed to `CNMFEParams.from_parameters` unchanged.
 
 Model: Y = A C + B + E, A >= 0 spatial footprints (pixels x K), C >= 0 calcium traces following AR(p)
-dynamics driven by spikes S >= 0, B the one-photon background (ring model, `cnmfe_background`), E noise.
+dynamics driven by spikes S >= 0, B the one-photon background (ring model,
+:mod:`~ace_core.cnmfe.background`), E noise.
 
 Per field (one patch, or the whole frame when rf is None), held in memory as (T, pixels) float32:
  1. `corr_pnr` initialisation on the temporally (`tsub`) and spatially (`ssub`) down-sampled movie
-    (`cnmfe_init`);
+    (:mod:`~ace_core.cnmfe.initialization`);
  2. `max_iter` rounds of: ring background (W, b0) given A C -> temporal update (HALS + OASIS) -> spatial
-    update (non-negative, support-constrained HALS) -> merging (`cnmfe_updates`);
+    update (non-negative, support-constrained HALS) -> merging (:mod:`~ace_core.cnmfe.updates`);
  3. a last background and temporal update, then the quality metrics snr and r_value.
 
 Patches (`rf` not None): the frame is tiled with patches of (2 rf + 1) px overlapping by `stride` px (CaImAn's
@@ -299,9 +300,25 @@ def fit_cnmfe(
 ) -> CNMFEEstimates:
     """Run CNMF-E on a motion-corrected movie (any FrameSource; frames are converted to float32).
 
-    With `rf` set, patches are fitted independently (on `executor` if given, each worker reading its own
-    frames; else in this process) and stitched (module docstring); `progress(done, total)` counts patches.
-    `parameter_report` (from `CNMFEParams.from_parameters`) is stored with the estimates."""
+    With ``rf`` set, patches are fitted independently and stitched (see the module docstring).
+
+    Parameters
+    ----------
+    source
+        The movie.
+    params
+        CNMF-E parameters.
+    executor
+        Runs the patches, each worker reading its own frames; None: in this process.
+    progress
+        ``progress(done, total)``, counting patches.
+    parameter_report
+        From :meth:`CNMFEParams.from_parameters`, stored with the estimates.
+
+    Returns
+    -------
+    CNMFEEstimates
+    """
     dims = (int(source.height), int(source.width))
     n_t = int(source.n_frames)
     grid = patch_grid(dims, params.rf, params.stride)
@@ -391,10 +408,33 @@ def correlation_pnr_images(
     tsub: int = 1,
     tile_px: int = 128,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(corr, pnr) images (H, W) of a movie, computed tile by tile (each tile with a margin of the kernel
-    half-width + 1, so results equal the whole-frame computation) to bound memory by one tile's frames.
+    """(corr, pnr) seed images (H, W) of a movie, computed tile by tile to bound memory by one tile's frames.
 
-    gSiz defaults to 4 gSig + 1. Used to choose min_corr / min_pnr (CaImAn's `correlation_pnr`)."""
+    Each tile gets a margin of the kernel half-width + 1, so results equal the whole-frame computation. Used
+    to choose min_corr / min_pnr (CaImAn's ``correlation_pnr``).
+
+    Parameters
+    ----------
+    source
+        The movie.
+    gSig
+        Gaussian width of the seed filter (px), one value or a pair.
+    gSiz
+        Kernel size (px, made odd); default 4 gSig + 1.
+    center_psf
+        Zero-mean seed kernel.
+    chunk_frames
+        Frames read at a time.
+    tsub
+        Temporal down-sampling before filtering.
+    tile_px
+        Tile size (px).
+
+    Returns
+    -------
+    corr, pnr : numpy.ndarray
+        float32 (H, W) local-correlation and peak-to-noise images.
+    """
     gsig = int_pair(gSig, "gSig", float)
     gsiz = int_pair(gSiz if gSiz is not None else (4 * int(gsig[0]) + 1, 4 * int(gsig[1]) + 1), "gSiz")
     gsiz = tuple(v if v % 2 else v + 1 for v in gsiz)

@@ -49,8 +49,25 @@ def _gauss1d(sigma: float, half: int) -> np.ndarray:
 
 
 def filter_kernel(gSig: tuple[float, float], gSiz: tuple[int, int], center_psf: bool = True) -> np.ndarray:
-    """The 2-D seed filter: Gaussian(gSig) on a gSiz box, mean-subtracted if `center_psf`, unit L2 norm
-    (so white pixel noise of std s filters to noise of std s and PNR is comparable across kernels)."""
+    """The 2-D seed filter: Gaussian(gSig) on a gSiz box, mean-subtracted if ``center_psf``, unit L2 norm.
+
+    The unit norm makes white pixel noise of std s filter to noise of std s, so PNR is comparable across
+    kernels.
+
+    Parameters
+    ----------
+    gSig
+        Gaussian width (px).
+    gSiz
+        Box size (px).
+    center_psf
+        Subtract the kernel's mean over the box.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (2 (gSiz[0] // 2) + 1, 2 (gSiz[1] // 2) + 1).
+    """
     gy = _gauss1d(gSig[0], gSiz[0] // 2)
     gx = _gauss1d(gSig[1], gSiz[1] // 2)
     k = np.outer(gy, gx)
@@ -62,8 +79,22 @@ def filter_kernel(gSig: tuple[float, float], gSiz: tuple[int, int], center_psf: 
 def filter_frames(
     frames: np.ndarray, gSig: tuple[float, float], gSiz: tuple[int, int], center_psf: bool = True
 ) -> np.ndarray:
-    """Frames (n, h, w) correlated with `filter_kernel`, computed separably: the Gaussian is separable and
-    its mean term is a box sum. Border mode 'reflect'."""
+    """Frames correlated with :func:`filter_kernel`, computed separably.
+
+    The Gaussian is separable and its mean term is a box sum. Border mode 'reflect'.
+
+    Parameters
+    ----------
+    frames
+        (n, h, w).
+    gSig, gSiz, center_psf
+        As :func:`filter_kernel`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, h, w).
+    """
     frames = np.asarray(frames, dtype=np.float32)
     hy, hx = gSiz[0] // 2, gSiz[1] // 2
     gy = _gauss1d(gSig[0], hy)
@@ -83,7 +114,20 @@ def filter_frames(
 
 
 def downsample_time(frames: np.ndarray, tsub: int) -> np.ndarray:
-    """Mean over consecutive blocks of `tsub` frames (a last partial block is averaged on its own)."""
+    """Mean over consecutive blocks of ``tsub`` frames (a last partial block is averaged on its own).
+
+    Parameters
+    ----------
+    frames
+        (n, ...).
+    tsub
+        Block length; <= 1 returns the frames as float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (ceil(n / tsub), ...).
+    """
     if tsub <= 1:
         return np.asarray(frames, dtype=np.float32)
     n = frames.shape[0]
@@ -97,7 +141,20 @@ def downsample_time(frames: np.ndarray, tsub: int) -> np.ndarray:
 
 
 def downsample_space(frames: np.ndarray, ssub: int) -> np.ndarray:
-    """Mean over ssub x ssub pixel blocks of (n, h, w) frames (edge blocks may be partial)."""
+    """Mean over ssub x ssub pixel blocks of (n, h, w) frames (edge blocks may be partial).
+
+    Parameters
+    ----------
+    frames
+        (n, h, w).
+    ssub
+        Block size; <= 1 returns the frames as float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, ceil(h / ssub), ceil(w / ssub)).
+    """
     if ssub <= 1:
         return np.asarray(frames, dtype=np.float32)
     n, h, w = frames.shape
@@ -110,7 +167,18 @@ def downsample_space(frames: np.ndarray, ssub: int) -> np.ndarray:
 
 
 def local_correlation(x: np.ndarray) -> np.ndarray:
-    """Mean temporal correlation of each pixel of x (n, h, w) with its (up to 8) neighbours."""
+    """Mean temporal correlation of each pixel of x (n, h, w) with its (up to 8) neighbours.
+
+    Parameters
+    ----------
+    x
+        (n, h, w).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (h, w); constant pixels count as uncorrelated (0).
+    """
     x = np.asarray(x, dtype=np.float32)
     n, h, w = x.shape
     z = x - x.mean(axis=0, dtype=np.float32)
@@ -131,7 +199,19 @@ def local_correlation(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SeedImages:
-    """Filtered movie F (n, h, w) with its per-pixel median removed, its noise sn, PNR and Cn images."""
+    """Seed images of a (down-sampled) movie.
+
+    Attributes
+    ----------
+    filtered
+        (n, h, w) filtered movie F with its per-pixel median removed.
+    sn
+        (h, w) noise std of F (at least 1e-6).
+    pnr
+        (h, w) peak-to-noise ratio.
+    corr
+        (h, w) local correlation of the thresholded F.
+    """
 
     filtered: np.ndarray
     sn: np.ndarray
@@ -146,7 +226,19 @@ def _thresholded(filtered: np.ndarray, sn: np.ndarray) -> np.ndarray:
 def seed_images(
     frames: np.ndarray, gSig: tuple[float, float], gSiz: tuple[int, int], center_psf: bool = True
 ) -> SeedImages:
-    """Filtered movie, noise, PNR and correlation images of frames (n, h, w) (already down-sampled)."""
+    """Filtered movie, noise, PNR and correlation images of frames (n, h, w) (already down-sampled).
+
+    Parameters
+    ----------
+    frames
+        (n, h, w).
+    gSig, gSiz, center_psf
+        As :func:`filter_kernel`.
+
+    Returns
+    -------
+    SeedImages
+    """
     f = filter_frames(frames, gSig, gSiz, center_psf)
     f -= np.median(f, axis=0)
     sn = noise_std(f, axis=0).astype(np.float32)
@@ -158,7 +250,17 @@ def seed_images(
 
 @dataclass
 class InitResult:
-    """Footprints (h*w, K) with unit L2 norm, traces (K, n) (median ~0) on the down-sampled grid/time."""
+    """Result of :func:`greedy_corr_pnr`, on the down-sampled grid and time.
+
+    Attributes
+    ----------
+    A
+        (h*w, K) footprints with unit L2 norm.
+    C
+        (K, n) traces (median ~0).
+    seeds
+        (row, col) of each seed.
+    """
 
     A: np.ndarray
     C: np.ndarray
@@ -195,10 +297,27 @@ def greedy_corr_pnr(
     max_components: int | None = None,
     seed_mask: np.ndarray | None = None,
 ) -> InitResult:
-    """Greedy seed-and-fit on frames (n, h, w) (raw, down-sampled) and their `seed_images`.
+    """Greedy seed-and-fit (see the module docstring) on frames and their :func:`seed_images`.
 
-    `images` is updated in place (neurons are subtracted from the filtered movie). `seed_mask` (h, w) bool
-    marks where seeds may be taken (e.g. away from an excluded border)."""
+    Parameters
+    ----------
+    frames
+        (n, h, w) raw, down-sampled frames.
+    images
+        Their seed images, updated in place (neurons are subtracted from the filtered movie).
+    gSig, gSiz, center_psf
+        As :func:`filter_kernel`.
+    min_corr, min_pnr
+        Seed thresholds.
+    max_components
+        Stop after this many neurons; None: no limit.
+    seed_mask
+        (h, w) bool, where seeds may be taken (e.g. away from an excluded border); None: everywhere.
+
+    Returns
+    -------
+    InitResult
+    """
     frames = np.asarray(frames, dtype=np.float32)
     n, h, w = frames.shape
     resid = frames.copy()

@@ -22,7 +22,27 @@ __all__ = ["CNMFEEstimates", "CNMFEParams"]
 
 
 def int_pair(value: Any, name: str, kind: type = int) -> tuple:
-    """A pair of numbers from one number or a two-element sequence (CaImAn's (7, 7) style)."""
+    """A pair of numbers from one number or a two-element sequence (CaImAn's (7, 7) style).
+
+    Parameters
+    ----------
+    value
+        A number (booleans refused) or a sequence of two.
+    name
+        Parameter name, for the error message.
+    kind
+        Type each element is converted to.
+
+    Returns
+    -------
+    tuple
+        Two values of type ``kind``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is neither a number nor a pair.
+    """
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
         value = (value, value)
     if not isinstance(value, list | tuple | np.ndarray) or len(value) != 2:
@@ -47,7 +67,7 @@ _NEUTRAL = {
 
 
 _OTHER_CAIMAN = {
-    "only_init",  # our patches always run the whole CNMF-E (see module docstring)
+    "only_init",  # our patches always run the whole CNMF-E (see the docstring of ace_core.cnmfe.fit)
     "fnames",
     "dims",
     "fr",  # the frame rate comes from the movie's metadata (from_parameters' frame_rate_hz)
@@ -97,24 +117,73 @@ _OTHER_CAIMAN = {
 
 @dataclass(frozen=True)
 class CNMFEParams:
-    """CNMF-E parameters: CaImAn names and the lab's defaults (reference section 1.4).
+    """CNMF-E parameters: CaImAn names and the lab's defaults (the reference toolkit's CNMF-E settings).
 
     The lab defaults suit the lab's 608x608 Miniscope frames (gSig 7). For the synthetic movies of
-    `synth_calcium` (neuron radius 5 px, Gaussian sigma ~2.5 px) use gSig=(3, 3), gSiz=(13, 13).
+    :mod:`ace_core.simulation.calcium` (neuron radius 5 px, Gaussian sigma ~2.5 px) use gSig=(3, 3),
+    gSiz=(13, 13). Numbers given for pairs become pairs; an even gSiz is made odd (kernels need a centre
+    pixel).
 
-    CaImAn keys: gSig (Gaussian width of the seed filter, px), gSiz (neuron box / kernel size, odd px),
-    min_corr / min_pnr (seed thresholds), center_psf (zero-mean seed kernel, one-photon), tsub / ssub
-    (down-sampling during initialisation), ssub_B (down-sampling of the ring background), ring_size_factor
-    (ring radius = ring_size_factor * gSiz / 2), nb (0 = ring model; the only one implemented), p (AR order
-    0-2), decay_time (s; sets AR(1) coefficient exp(-1 / (decay_time fr)); for p = 2 it is the fallback when
-    the autocovariance fit fails), fr (Hz), merge_thr, rf (patch half-size; None = whole frame), stride
-    (patch overlap, px), del_duplicates, K (max components per patch; None = no limit), border_pix (seeds
-    and footprints excluded this close to the frame edge), min_SNR / rval_thr (quality, `idx_good`),
-    method_deconvolution ('oasis'), update_background_components, s_min (smallest spike in units of C).
+    Attributes
+    ----------
+    gSig
+        Gaussian width of the seed filter (px).
+    gSiz
+        Neuron box / kernel size (odd px).
+    min_corr, min_pnr
+        Seed thresholds (local correlation, peak-to-noise ratio).
+    center_psf
+        Zero-mean seed kernel (one-photon).
+    tsub, ssub
+        Temporal and spatial down-sampling during initialisation.
+    ssub_B
+        Spatial down-sampling of the ring background.
+    ring_size_factor
+        Ring radius = ring_size_factor * gSiz / 2 (px).
+    nb
+        0 = ring model; the only one implemented.
+    p
+        AR order, 0-2.
+    decay_time
+        Decay time (s); sets the AR(1) coefficient exp(-1 / (decay_time fr)); for p = 2 it is the fallback
+        when the autocovariance fit fails.
+    fr
+        Frame rate (Hz).
+    merge_thr
+        Trace correlation above which overlapping components are merged.
+    rf
+        Patch half-size (px); None = whole frame.
+    stride
+        Patch overlap (px).
+    del_duplicates
+        Keep a component only in the patch that owns its centroid.
+    K
+        Maximum components per patch; None = no limit.
+    border_pix
+        Seeds and footprints are excluded this close to the frame edge (px).
+    min_SNR, rval_thr
+        Quality thresholds of ``idx_good``.
+    method_deconvolution
+        'oasis', the only one implemented.
+    update_background_components
+        Refit the ring background in every round.
+    s_min
+        Smallest spike, in units of C; None: use ``s_min_sd``.
+    s_min_sd
+        Ours: smallest spike in noise SDs of each trace when s_min is None (the thresholded OASIS of
+        Friedrich et al. 2017, which drops the many tiny spikes of the L1 solution).
+    max_iter
+        Ours: alternating rounds.
+    chunk_frames
+        Ours: frames per read.
+    ring_fit_frames
+        Ours: block-averaged frames used to fit W.
 
-    Ours: s_min_sd (smallest spike in noise SDs of each trace when s_min is None: the thresholded OASIS of
-    Friedrich et al. 2017, which drops the many tiny spikes of the L1 solution), max_iter (alternating
-    rounds), chunk_frames (frames per read), ring_fit_frames (block-averaged frames used to fit W).
+    Raises
+    ------
+    ValueError
+        On construction, naming every value out of range (sizes, down-sampling factors, nb != 0, p,
+        method_deconvolution, fr, rf / stride, K, border_pix, ring_size_factor).
     """
 
     gSig: tuple[int, int] = (7, 7)
@@ -147,6 +216,7 @@ class CNMFEParams:
     ring_fit_frames: int = 1000
 
     def __post_init__(self) -> None:
+        """Normalise the pairs (odd gSiz) and check every value (see the class's Raises section)."""
         fix = object.__setattr__
         fix(self, "gSig", int_pair(self.gSig, "gSig"))
         gsiz = int_pair(self.gSiz, "gSiz")
@@ -176,19 +246,38 @@ class CNMFEParams:
 
     @property
     def ring_radius_px(self) -> float:
-        """Ring radius in full-resolution pixels: ring_size_factor * gSiz / 2."""
+        """Ring radius in full-resolution pixels: ``ring_size_factor * gSiz / 2``."""
         return self.ring_size_factor * self.gSiz[0] / 2
 
     @classmethod
     def from_parameters(
         cls, values: Mapping[str, Any], *, frame_rate_hz: float
     ) -> tuple[CNMFEParams, dict[str, list[str]]]:
-        """Build from a CaImAn-named mapping; returns (params, {"unknown": [...], "inapplicable": [...]}).
+        """Build from a CaImAn-named mapping, reporting keys that have no effect.
 
-        `fr` is always the movie's `frame_rate_hz` (a different `fr` in `values` is listed as inapplicable).
-        'inapplicable': CaImAn keys with no effect here (motion-correction keys, `only_init`, CNN, or a
-        non-default `normalize_init`, `low_rank_background`, `nb_patch`, `use_cnn`, `method_init`,
-        `method_deconvolution`); 'unknown': keys that are neither. None values mean "default"."""
+        Parameters
+        ----------
+        values
+            Parameter values by CaImAn name. None values mean "default", except for ``rf``, ``K``,
+            ``decay_time`` and ``s_min``, where None is a value.
+        frame_rate_hz
+            The movie's frame rate (Hz); always used as ``fr`` (a different ``fr`` in ``values`` is listed as
+            inapplicable).
+
+        Returns
+        -------
+        params : CNMFEParams
+        report : dict
+            ``{"unknown": [...], "inapplicable": [...]}``, sorted. 'inapplicable': CaImAn keys with no effect
+            here (motion-correction keys, ``only_init``, CNN, or a non-default ``normalize_init``,
+            ``low_rank_background``, ``nb_patch``, ``use_cnn``, ``method_init``, ``method_deconvolution``,
+            ``nb``); 'unknown': keys that are neither.
+
+        Raises
+        ------
+        ValueError
+            As the constructor.
+        """
         names = {f.name for f in dataclasses.fields(cls)} - {"fr"}
         kwargs: dict[str, Any] = {"fr": float(frame_rate_hz)}
         unknown: list[str] = []
@@ -216,14 +305,40 @@ class CNMFEParams:
 
 @dataclass(frozen=True, eq=False)
 class CNMFEEstimates:
-    """Result of `fit_cnmfe` (see the module docstring for conventions).
+    """Result of :func:`~ace_core.cnmfe.fit.fit_cnmfe` (see the module docstring for conventions).
 
-    A (H*W, K) CSC, pixel order C (row-major); C, S, YrA (K, T) float32; noise (K,) std of each raw trace;
-    g (K, p) AR coefficients; bl (K,) baseline of each raw trace; b0 (H, W) constant background image;
-    background: ring-model summary (radius, ssub_B, number of weights, per patch); snr, r_values (K,) and
-    idx_good (snr >= min_SNR and r_value >= rval_thr); corr_image, pnr_image (H, W) seed images (on the
-    tsub-averaged movie); patches: (row0, row1, col0, col1) of each patch; patch_of: (K,) patch index of
-    each unit; parameter_report: {"unknown": [...], "inapplicable": [...]} from `from_parameters`.
+    Attributes
+    ----------
+    A
+        (H*W, K) CSC footprints, pixel order C (row-major), unit L2 norm.
+    C, S, YrA
+        (K, T) float32 traces, spikes and residuals.
+    noise
+        (K,) noise std of each raw trace.
+    g
+        (K, p) AR coefficients.
+    bl
+        (K,) baseline of each raw trace.
+    b0
+        (H, W) constant background image.
+    background
+        Ring-model summary (radius, ssub_B, number of weights per patch).
+    snr, r_values
+        (K,) quality metrics.
+    idx_good
+        (K,) bool: snr >= min_SNR and r_value >= rval_thr.
+    dims
+        (H, W).
+    params
+        The parameters used.
+    corr_image, pnr_image
+        (H, W) seed images (on the tsub-averaged movie).
+    patches
+        (row0, row1, col0, col1) of each patch.
+    patch_of
+        (K,) patch index of each unit.
+    parameter_report
+        ``{"unknown": [...], "inapplicable": [...]}`` from :meth:`CNMFEParams.from_parameters`.
     """
 
     A: sparse.csc_matrix
@@ -248,8 +363,20 @@ class CNMFEEstimates:
 
     @property
     def n_components(self) -> int:
+        """Number of units K."""
         return int(self.A.shape[1])
 
     def footprint(self, k: int) -> np.ndarray:
-        """(H, W) footprint of unit k."""
+        """Footprint of unit ``k``.
+
+        Parameters
+        ----------
+        k
+            Column of ``A``.
+
+        Returns
+        -------
+        numpy.ndarray
+            (H, W), dense.
+        """
         return np.asarray(self.A[:, k].todense()).reshape(self.dims)

@@ -34,8 +34,25 @@ def _owned_1d(spans: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
 def patch_grid(
     dims: tuple[int, int], rf: int | None, stride: int
 ) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
-    """[(patch (r0, r1, c0, c1), owned (r0, r1, c0, c1))]: patches of 2 rf + 1 px overlapping by `stride`
-    px, the last one flush with the frame edge; owned regions tile the frame exactly."""
+    """The patches of a field and the region each one owns.
+
+    Patches of 2 rf + 1 px overlap by ``stride`` px, the last one flush with the frame edge; each overlap is
+    split at its middle, so the owned regions tile the frame exactly.
+
+    Parameters
+    ----------
+    dims
+        Frame size (H, W) (px).
+    rf
+        Patch half-size (px); None: one patch, the whole frame.
+    stride
+        Overlap (px).
+
+    Returns
+    -------
+    list of tuple
+        ``[(patch (r0, r1, c0, c1), owned (r0, r1, c0, c1))]``, half-open bounds (px).
+    """
     rows = _starts_1d(dims[0], rf, stride)
     cols = _starts_1d(dims[1], rf, stride)
     own_r = _owned_1d(rows, dims[0])
@@ -48,8 +65,23 @@ def patch_grid(
 
 
 def region_reader(source: FrameSource, rows: tuple[int, int], cols: tuple[int, int]):
-    """Read [start, stop) of a region; zarr stores and in-memory arrays are sliced directly (a zarr store
-    chunked in space then decompresses only the chunks a patch touches), other sources read whole frames."""
+    """A reader of frames ``[start, stop)`` of one region.
+
+    Zarr stores and in-memory arrays are sliced directly (a zarr store chunked in space then decompresses
+    only the chunks a patch touches); other sources read whole frames.
+
+    Parameters
+    ----------
+    source
+        The movie.
+    rows, cols
+        ``[start, stop)`` rows and columns of the region (px).
+
+    Returns
+    -------
+    callable
+        ``read(start, stop)`` returning (stop - start, rows, cols) frames.
+    """
     r, c = slice(*rows), slice(*cols)
     if isinstance(source, ArraySource):
         return lambda s, e: source.movie[s:e, r, c]
@@ -64,6 +96,22 @@ def region_reader(source: FrameSource, rows: tuple[int, int], cols: tuple[int, i
 def read_region(
     source: FrameSource, rows: tuple[int, int], cols: tuple[int, int], chunk_frames: int
 ) -> np.ndarray:
+    """The whole movie's frames over one region, as float32.
+
+    Parameters
+    ----------
+    source
+        The movie.
+    rows, cols
+        ``[start, stop)`` rows and columns of the region (px).
+    chunk_frames
+        Frames read at a time.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (T, rows, cols).
+    """
     n = source.n_frames
     read = region_reader(source, rows, cols)
     out = np.empty((n, rows[1] - rows[0], cols[1] - cols[0]), np.float32)
@@ -73,6 +121,20 @@ def read_region(
 
 
 def centroids(A: sparse.csc_matrix, dims: tuple[int, int]) -> np.ndarray:
+    """Centre of mass (row, col) of each footprint (px).
+
+    Parameters
+    ----------
+    A
+        (H*W, K) footprints, row-major pixels.
+    dims
+        (H, W).
+
+    Returns
+    -------
+    numpy.ndarray
+        (K, 2); an all-zero footprint gives (0, 0).
+    """
     rows, cols = np.divmod(np.arange(dims[0] * dims[1]), dims[1])
     mass = np.asarray(A.sum(axis=0)).ravel()
     mass = np.where(mass > 0, mass, 1.0)
@@ -82,6 +144,22 @@ def centroids(A: sparse.csc_matrix, dims: tuple[int, int]) -> np.ndarray:
 def to_global(
     a: sparse.csc_matrix, bounds: tuple[int, int, int, int], dims: tuple[int, int]
 ) -> sparse.csc_matrix:
+    """A patch's footprints in the whole frame's pixel indexing.
+
+    Parameters
+    ----------
+    a
+        (patch pixels, K) footprints, row-major within the patch.
+    bounds
+        The patch (r0, r1, c0, c1) (px).
+    dims
+        Frame size (H, W).
+
+    Returns
+    -------
+    scipy.sparse.csc_matrix
+        (H*W, K).
+    """
     r0, r1, c0, c1 = bounds
     coo = a.tocoo()
     pr, pc = np.divmod(coo.row, c1 - c0)
@@ -92,8 +170,30 @@ def to_global(
 def drop_duplicates(
     A: sparse.csc_matrix, C: np.ndarray, snr: np.ndarray, patch_of: np.ndarray, merge_thr: float
 ) -> np.ndarray:
-    """Keep-mask removing cross-patch duplicates: overlapping footprints whose traces correlate above
-    merge_thr (CaImAn's merge criterion); the unit with the higher snr is kept, most overlapping first."""
+    """Keep-mask removing cross-patch duplicates.
+
+    Duplicates are overlapping footprints of different patches whose traces correlate above ``merge_thr``
+    (CaImAn's merge criterion); the unit with the higher snr is kept, pairs with the most footprint overlap
+    first.
+
+    Parameters
+    ----------
+    A
+        (P, K) footprints (unit L2 norm).
+    C
+        (K, T) traces.
+    snr
+        (K,) snr of each unit.
+    patch_of
+        (K,) patch index of each unit.
+    merge_thr
+        Correlation threshold.
+
+    Returns
+    -------
+    numpy.ndarray
+        (K,) bool, False for dropped units.
+    """
     K = A.shape[1]
     keep = np.ones(K, bool)
     if K < 2:

@@ -56,6 +56,8 @@ _FOOTPRINT_FLOOR = 0.01  # footprint values below this fraction of the peak are 
 
 @dataclass
 class TemporalResult:
+    """Result of :func:`update_temporal`, per component."""
+
     C: np.ndarray  # (K, T) float32 denoised, baseline removed
     S: np.ndarray  # (K, T) float32 spikes
     YrA: np.ndarray  # (K, T) float32 residual: raw trace = C + YrA + bl
@@ -76,7 +78,25 @@ def update_temporal(
     s_min_sd: float,
     n_passes: int = 2,
 ) -> TemporalResult:
-    """HALS sweeps over components, each trace deconvolved; U = A^T Ynb (K, T), V = A^T A (K, K)."""
+    """HALS sweeps over components, each raw trace deconvolved by OASIS (see the module docstring).
+
+    Parameters
+    ----------
+    U
+        (K, T) ``A^T Ynb``.
+    V
+        (K, K) ``A^T A``.
+    C
+        (K, T) current traces (the starting point).
+    p, decay_time_s, frame_rate_hz, s_min, s_min_sd
+        As :func:`~ace_core.cnmfe.deconvolution.deconvolve`.
+    n_passes
+        Sweeps over all components.
+
+    Returns
+    -------
+    TemporalResult
+    """
     K, n_t = U.shape
     C = np.array(C, dtype=np.float64, copy=True)
     S = np.zeros((K, n_t))
@@ -111,9 +131,27 @@ def search_masks(
     allowed: np.ndarray | None = None,
     max_extent: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """(P, K) bool: each footprint's support dilated by a disk of `radius` px, within `allowed`, and (if
-    `max_extent`) within the ellipse of semi-axes max_extent around the footprint's centroid, so a
-    footprint cannot grow without bound into diffuse background."""
+    """Where each footprint may be in the spatial update.
+
+    Parameters
+    ----------
+    A
+        (P, K) footprints.
+    dims
+        Field size (h, w).
+    radius
+        Each footprint's support is dilated by a disk of this radius (px).
+    allowed
+        (h, w) bool, e.g. False on an excluded border; None: everywhere.
+    max_extent
+        Semi-axes (px) of an ellipse around the footprint's centroid the mask is limited to, so a footprint
+        cannot grow without bound into diffuse background; None: no limit.
+
+    Returns
+    -------
+    numpy.ndarray
+        (P, K) bool.
+    """
     h, w = dims
     out = np.zeros(A.shape, bool)
     disk = _disk(radius)
@@ -141,7 +179,26 @@ def search_masks(
 def update_spatial(
     Q: np.ndarray, M: np.ndarray, A: np.ndarray, masks: np.ndarray, n_passes: int = 2
 ) -> np.ndarray:
-    """Non-negative, support-constrained HALS sweeps; Q = Ynb^T C^T (P, K), M = C C^T (K, K)."""
+    """Non-negative, support-constrained HALS sweeps (see the module docstring).
+
+    Parameters
+    ----------
+    Q
+        (P, K) ``Ynb^T C^T``.
+    M
+        (K, K) ``C C^T``.
+    A
+        (P, K) current footprints.
+    masks
+        (P, K) bool from :func:`search_masks`.
+    n_passes
+        Sweeps over all components.
+
+    Returns
+    -------
+    numpy.ndarray
+        (P, K) float32 footprints; a component with an all-zero trace gets a zero footprint.
+    """
     A = np.array(A, dtype=np.float64, copy=True)
     diag = np.diag(M)
     for _ in range(max(1, n_passes)):
@@ -157,8 +214,22 @@ def update_spatial(
 
 
 def clean_footprints(A: np.ndarray, C: np.ndarray, dims: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Cut each footprint to its 8-connected part (above 1 % of the peak) around the peak; unit L2 norm,
-    the scale moved into C. Returns new (A, C); empty components keep a zero column (caller drops them)."""
+    """Cut each footprint to its 8-connected part (above 1 % of the peak) around the peak; unit L2 norm.
+
+    Parameters
+    ----------
+    A
+        (P, K) footprints.
+    C
+        (K, T) traces; the scale is moved into them.
+    dims
+        Field size (h, w).
+
+    Returns
+    -------
+    A, C : numpy.ndarray
+        New arrays; empty components keep a zero column and a zero trace (the caller drops them).
+    """
     h, w = dims
     A = A.copy()
     C = C.copy()
@@ -183,9 +254,29 @@ def clean_footprints(A: np.ndarray, C: np.ndarray, dims: tuple[int, int]) -> tup
 def merge_components(
     A: np.ndarray, C: np.ndarray, merge_thr: float, n_iter: int = 10
 ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
-    """Merge groups of overlapping components whose traces correlate above `merge_thr` (see module doc).
+    """Merge groups of overlapping components whose traces correlate above ``merge_thr``.
 
-    Returns (A, C, groups) where groups lists the merged original indices (only groups of >= 2)."""
+    Each group (connected components of the "overlapping and correlated" graph) is replaced by the rank-1
+    non-negative approximation of its summed ``a_k c_k``.
+
+    Parameters
+    ----------
+    A
+        (P, K) footprints.
+    C
+        (K, T) traces.
+    merge_thr
+        Correlation threshold.
+    n_iter
+        Alternating iterations of the rank-1 fit.
+
+    Returns
+    -------
+    A, C : numpy.ndarray
+        Unmerged components first, then one per merged group.
+    groups : list of list of int
+        The merged original indices (only groups of >= 2).
+    """
     K = A.shape[1]
     if K < 2:
         return A, C, []
@@ -239,7 +330,20 @@ def _half_sample_mode(x: np.ndarray) -> float:
 
 
 def exceptionality_snr(y: np.ndarray, n_frames: int = _SNR_WINDOW) -> float:
-    """SNR of the most exceptional n_frames-long stretch of trace y (see module docstring)."""
+    """SNR of the most exceptional ``n_frames``-long stretch of trace ``y`` (see the module docstring).
+
+    Parameters
+    ----------
+    y
+        (T,) raw trace.
+    n_frames
+        Window length (frames).
+
+    Returns
+    -------
+    float
+        0 for a trace shorter than the window or without samples below its mode.
+    """
     y = np.asarray(y, dtype=np.float64)
     if y.size < n_frames:
         return 0.0
@@ -268,7 +372,28 @@ def _z_from_log_tail(log_p: float) -> float:
 def quality(
     Ynb: np.ndarray, A: np.ndarray, C: np.ndarray, raw: np.ndarray, dims: tuple[int, int], margin: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(snr, r_value) per component; Ynb (T, P) background-subtracted data, raw (K, T) raw traces."""
+    """(snr, r_value) of each component (see the module docstring).
+
+    Parameters
+    ----------
+    Ynb
+        (T, P) background-subtracted data.
+    A
+        (P, K) footprints.
+    C
+        (K, T) denoised traces.
+    raw
+        (K, T) raw traces ``C + YrA + bl``.
+    dims
+        Field size (h, w).
+    margin
+        The r_value neighbourhood is the footprint's bounding box widened by this many px.
+
+    Returns
+    -------
+    snr, r_values : numpy.ndarray
+        (K,) each; r_value is 0 for a component without activity.
+    """
     K = A.shape[1]
     h, w = dims
     snr = np.zeros(K)

@@ -27,12 +27,25 @@ _NAMES = ("x0", "y0", "x1", "y1")
 
 
 class CropError(AceError, ValueError):
-    """Crop coordinates that do not describe a box inside the frame."""
+    """Crop coordinates that do not describe a box inside the frame (a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
 class CropBox:
-    """A crop as numpy slices ``frames[..., row0:row1, col0:col1]`` (top-left origin, half-open)."""
+    """A crop as numpy slices ``frames[..., row0:row1, col0:col1]`` (top-left origin, half-open).
+
+    Attributes
+    ----------
+    row0, row1
+        First row and one past the last (px).
+    col0, col1
+        First column and one past the last (px).
+
+    Raises
+    ------
+    CropError
+        On construction, unless ``0 <= row0 < row1`` and ``0 <= col0 < col1``.
+    """
 
     row0: int
     row1: int
@@ -40,12 +53,13 @@ class CropBox:
     col1: int
 
     def __post_init__(self) -> None:
+        """Refuse an empty or negative box."""
         if not (0 <= self.row0 < self.row1 and 0 <= self.col0 < self.col1):
             raise CropError(f"empty or negative crop box {self}")
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(rows, cols) of the cropped frame."""
+        """(rows, cols) of the cropped frame (px)."""
         return self.row1 - self.row0, self.col1 - self.col0
 
 
@@ -65,9 +79,25 @@ def _format(values: Sequence[Any]) -> str:
 def crop_box(coords: Any, height: int, width: int, *, line: str | int | None = None) -> CropBox:
     """Validate bottom-left-origin ``(x0, y0, x1, y1)`` against a ``height`` x ``width`` frame.
 
-    ``coords`` is a sequence of four integers or a mapping with keys x0, y0, x1, y1 (the dict form
-    the reference wrote back into ``analysis_parameters.csv``). Raises :class:`CropError` (a
-    ``ValueError``) naming ``line`` (when given), the coordinates, the bad value and the frame size.
+    Parameters
+    ----------
+    coords
+        A sequence of four integers or a mapping with keys x0, y0, x1, y1 (the dict form the reference wrote
+        back into ``analysis_parameters.csv``); booleans and floats such as 67.0 are not integers here.
+    height, width
+        Frame size (px).
+    line
+        Experiment line, named in error messages.
+
+    Returns
+    -------
+    CropBox
+
+    Raises
+    ------
+    CropError
+        A ``ValueError`` naming ``line`` (when given), the coordinates, the bad value and the frame size,
+        for a wrong count or type, a value outside ``0..W``/``0..H``, or zero width or height.
     """
     prefix = f"line {line}: " if line is not None else ""
     if isinstance(coords, Mapping):
@@ -101,7 +131,25 @@ def crop_box(coords: Any, height: int, width: int, *, line: str | int | None = N
 
 
 def crop_frames(frames: np.ndarray, box: CropBox) -> np.ndarray:
-    """``frames[..., row0:row1, col0:col1]`` (a view) for one frame (H, W) or a stack (n, H, W)."""
+    """``frames[..., row0:row1, col0:col1]`` (a view) for one frame (H, W) or a stack (n, H, W).
+
+    Parameters
+    ----------
+    frames
+        One frame or a stack.
+    box
+        The crop.
+
+    Returns
+    -------
+    numpy.ndarray
+        A view of ``frames``.
+
+    Raises
+    ------
+    CropError
+        If the box does not fit the frames.
+    """
     height, width = frames.shape[-2:]
     if box.row1 > height or box.col1 > width:
         raise CropError(f"crop box {box} does not fit frames of {height} x {width} (rows x cols)")
@@ -109,7 +157,25 @@ def crop_frames(frames: np.ndarray, box: CropBox) -> np.ndarray:
 
 
 def coords_from_box(box: CropBox, height: int) -> tuple[int, int, int, int]:
-    """Bottom-left-origin ``(x0, y0, x1, y1)`` of ``box`` (x0 < x1, y0 < y1): inverse of :func:`crop_box`."""
+    """Bottom-left-origin ``(x0, y0, x1, y1)`` of ``box`` (x0 < x1, y0 < y1): inverse of :func:`crop_box`.
+
+    Parameters
+    ----------
+    box
+        The crop.
+    height
+        Frame height (px).
+
+    Returns
+    -------
+    tuple of int
+        ``(x0, y0, x1, y1)``.
+
+    Raises
+    ------
+    CropError
+        If the box does not fit a frame of that height.
+    """
     if box.row1 > height:
         raise CropError(f"crop box {box} does not fit a frame of height {height}")
     return box.col0, height - box.row1, box.col1, height - box.row0

@@ -67,16 +67,32 @@ Progress = Callable[[int, int], None]  # (frames done, total frames) over both p
 
 @dataclass(frozen=True)
 class DenoiseParams:
-    """Parameters (names and defaults of the Miniscope V4 recipe, whose `fs` is the movie's frame rate).
+    """Parameters (names and defaults of the Miniscope V4 recipe, whose ``fs`` is the movie's frame rate).
 
-    centerHalfHeightToLeave: int, frequency bins (cycles per frame height); |ky| <= this is kept.
-    notchHalfWidth: int, frequency bins (cycles per frame width); the notch strip is |kx| <= this.
-    goodRadius: float, frequency bins; bins farther than this from the origin are removed.
-    frameStep: int, frames; the band profile is estimated on frames 0, frameStep, 2 * frameStep, ...
-    cutoff: float Hz (or None: no flicker correction); low-pass cut-off of the per-frame mean.
-    butterOrder: int, Butterworth order (4-9 recommended; applied zero-phase, i.e. twice).
-    frame_rate_hz: float, the movie's frame rate (the recipe's `fs`).
-    chunk_frames: int, frames read and filtered at a time.
+    Attributes
+    ----------
+    centerHalfHeightToLeave
+        Frequency bins (cycles per frame height); ``|ky| <=`` this is kept.
+    notchHalfWidth
+        Frequency bins (cycles per frame width); the notch strip is ``|kx| <=`` this.
+    goodRadius
+        Frequency bins; bins farther than this from the origin are removed.
+    frameStep
+        Frames; the band profile is estimated on frames 0, frameStep, 2 * frameStep, ...
+    cutoff
+        Low-pass cut-off (Hz) of the per-frame mean, or None: no flicker correction.
+    butterOrder
+        Butterworth order (4-9 recommended; applied zero-phase, i.e. twice).
+    frame_rate_hz
+        The movie's frame rate (Hz) (the recipe's ``fs``).
+    chunk_frames
+        Frames read and filtered at a time.
+
+    Raises
+    ------
+    ValueError
+        On construction, for a negative notch size, ``goodRadius <= 0``, ``frameStep < 1``, ``cutoff <= 0``,
+        ``butterOrder < 1``, ``frame_rate_hz <= 0`` or ``chunk_frames < 1``.
     """
 
     centerHalfHeightToLeave: int = 90
@@ -89,6 +105,7 @@ class DenoiseParams:
     chunk_frames: int = 200
 
     def __post_init__(self) -> None:
+        """Check every value (see the class's Raises section)."""
         if self.centerHalfHeightToLeave < 0:
             raise ValueError(f"centerHalfHeightToLeave must be >= 0, got {self.centerHalfHeightToLeave}")
         if self.notchHalfWidth < 0:
@@ -108,10 +125,25 @@ class DenoiseParams:
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any], *, frame_rate_hz: float) -> DenoiseParams:
-        """Build from a line's parameter dict (recipe names); other keys, and `fs`, are ignored.
+        """Build from a line's parameter dict (recipe names); other keys, and ``fs``, are ignored.
 
-        The frame rate is always the movie's `frame_rate_hz`. None values mean "default", except `cutoff`
-        None / False / 'none', which disables the flicker correction."""
+        Parameters
+        ----------
+        values
+            Parameter values by name. None values mean "default", except ``cutoff`` None / False / 'none',
+            which disables the flicker correction.
+        frame_rate_hz
+            The movie's frame rate (Hz); always used as the frame rate.
+
+        Returns
+        -------
+        DenoiseParams
+
+        Raises
+        ------
+        ValueError
+            As the constructor, or when a value cannot be converted to a number.
+        """
         names = {f.name for f in dataclasses.fields(cls)} - {"frame_rate_hz"}
         kwargs: dict[str, Any] = {"frame_rate_hz": float(frame_rate_hz)}
         for key, value in values.items():
@@ -128,18 +160,30 @@ class DenoiseParams:
 
     @property
     def flicker_enabled(self) -> bool:
+        """Whether the flicker correction runs (a cut-off below the Nyquist frequency)."""
         return self.cutoff is not None and self.cutoff < self.frame_rate_hz / 2
 
 
 @dataclass(frozen=True)
 class DenoiseSummary:
-    """What `denoise` did, for QC.
+    """What :func:`denoise` did, for QC.
 
-    mask: (H, W) bool, fft2 layout, True = kept. sampled_frames: indices of the frames the band profiles
-    were estimated on (every frameStep-th). band_profile_before / _after: (H,) float64, mean over those
-    frames of |F[ky, 0]|**2 / (H * W)**2 of the input / output, indexed like fft2 rows (ky = 0, 1, ...,
-    -1). mean_before / mean_after: (T,) per-frame means of input and output. flicker_correction: (T,)
-    the offset added to each frame (zeros when disabled). flicker_applied: whether the low-pass ran."""
+    Attributes
+    ----------
+    mask
+        (H, W) bool, fft2 layout, True = kept.
+    sampled_frames
+        Indices of the frames the band profiles were estimated on (every frameStep-th).
+    band_profile_before, band_profile_after
+        (H,) float64, mean over those frames of ``|F[ky, 0]|**2 / (H * W)**2`` of the input / output,
+        indexed like fft2 rows (ky = 0, 1, ..., -1).
+    mean_before, mean_after
+        (T,) per-frame means of input and output.
+    flicker_correction
+        (T,) the offset added to each frame (zeros when disabled).
+    flicker_applied
+        Whether the low-pass ran.
+    """
 
     mask: np.ndarray
     sampled_frames: np.ndarray
@@ -152,7 +196,7 @@ class DenoiseSummary:
 
     @property
     def band_power_removed_db(self) -> float:
-        """10 log10 of the kx = 0 power before over after, summed over the notched ky (sampled frames)."""
+        """10 log10 of the kx = 0 power before over after (dB), summed over notched ky (sampled frames)."""
         notched = ~self.mask[:, 0]
         before = float(self.band_profile_before[notched].sum())
         after = float(self.band_profile_after[notched].sum())
@@ -166,7 +210,20 @@ def _freq_index(n: int) -> np.ndarray:
 
 
 def notch_mask(height: int, width: int, params: DenoiseParams) -> np.ndarray:
-    """(height, width) bool in fft2 layout, True = keep (module docstring)."""
+    """The notch of the module docstring as a mask.
+
+    Parameters
+    ----------
+    height, width
+        Frame size (px).
+    params
+        Notch parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        (height, width) bool in fft2 layout, True = keep.
+    """
     ky = _freq_index(height)[:, None]
     kx = _freq_index(width)[None, :]
     strip = (np.abs(kx) <= params.notchHalfWidth) & (np.abs(ky) > params.centerHalfHeightToLeave)
@@ -186,8 +243,27 @@ def _as_stack(frames: np.ndarray) -> np.ndarray:
 def denoise_frames(
     frames: np.ndarray, mask: np.ndarray, flicker_correction: np.ndarray | None = None
 ) -> np.ndarray:
-    """Notch-filter frames (n, H, W) of any real dtype with `mask` (fft2 layout) and add the per-frame
-    `flicker_correction` (n,) if given; returns float32 (n, H, W)."""
+    """Notch-filter frames with ``mask`` and add the per-frame ``flicker_correction`` if given.
+
+    Parameters
+    ----------
+    frames
+        (n, H, W) or (H, W) frames of any real dtype.
+    mask
+        (H, W) bool, fft2 layout, True = keep (:func:`notch_mask`).
+    flicker_correction
+        (n,) offsets added to each frame, or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, H, W).
+
+    Raises
+    ------
+    ValueError
+        If the frames are not 2-D/3-D, or ``mask`` or ``flicker_correction`` do not match them.
+    """
     arr = _as_stack(frames)
     n, h, w = arr.shape
     mask = np.asarray(mask)
@@ -209,7 +285,20 @@ def denoise_frames(
 
 
 def flicker_correction(means: np.ndarray, params: DenoiseParams) -> np.ndarray:
-    """Offset per frame, lowpass(means) - means (zero-phase Butterworth; module docstring); float64 (T,)."""
+    """Offset per frame, ``lowpass(means) - means`` (zero-phase Butterworth; see the module docstring).
+
+    Parameters
+    ----------
+    means
+        (T,) per-frame means of the raw movie.
+    params
+        ``cutoff``, ``butterOrder`` and ``frame_rate_hz`` are used.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (T,); zeros when the correction is disabled or there are fewer than 2 frames.
+    """
     m = np.asarray(means, dtype=np.float64).reshape(-1)
     if not params.flicker_enabled or m.size < 2:
         return np.zeros_like(m)
@@ -244,8 +333,22 @@ def _column_power(frames: np.ndarray) -> np.ndarray:
 
 
 def band_power(frames: np.ndarray, ky: int) -> float:
-    """Mean over frames of the power of the x-constant (kx = 0) component at vertical frequency ky
-    (cycles per frame height), both signs counted: a band A sin(2 pi (ky y / H - phi_t)) gives A**2 / 2."""
+    """Mean over frames of the power of the x-constant (kx = 0) component at vertical frequency ``ky``.
+
+    Both signs are counted: a band ``A sin(2 pi (ky y / H - phi_t))`` gives ``A**2 / 2``.
+
+    Parameters
+    ----------
+    frames
+        (n, H, W) or (H, W).
+    ky
+        Vertical frequency (cycles per frame height).
+
+    Returns
+    -------
+    float
+        Power, in squared pixel units.
+    """
     power = _column_power(frames)
     h = power.shape[1]
     ky = int(ky) % h
@@ -262,11 +365,31 @@ def denoise(
     *,
     progress: Progress | None = None,
 ) -> DenoiseSummary:
-    """Denoise a movie in two streaming passes; `write(start, frames_float32)` receives each chunk in order.
+    """Denoise a movie in two streaming passes.
 
     Pass 1 reads every frame for its mean (the flicker low-pass) and the kx = 0 spectrum of every
     frameStep-th frame (band profile); pass 2 applies the notch and the flicker correction per chunk.
-    `progress(done, total)` counts frames read over both passes (total = 2 T)."""
+
+    Parameters
+    ----------
+    source
+        The movie.
+    params
+        Denoising parameters.
+    write
+        ``write(start, frames_float32)`` receives each output chunk, in order.
+    progress
+        ``progress(done, total)`` counts frames read over both passes (total = 2 T).
+
+    Returns
+    -------
+    DenoiseSummary
+
+    Raises
+    ------
+    ValueError
+        If the source returns frames of an unexpected shape.
+    """
     n, h, w = int(source.n_frames), int(source.height), int(source.width)
     bounds = chunk_bounds(n, params.chunk_frames)
     mask = notch_mask(h, w, params)

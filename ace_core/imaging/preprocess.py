@@ -1,17 +1,17 @@
-"""Miniscope preprocessing (reference 3.2-3.5): crop -> detrend -> optional ΔF/F, streamed, float32 out.
+"""Miniscope preprocessing of the cropped movie: detrend -> optional ΔF/F, streamed, float32 out.
 
-Every step reads the movie a chunk of frames at a time from a :class:`~ace_core.frames.FrameSource`;
+Every step reads the movie a chunk of frames at a time from a :class:`~ace_core.io.frames.FrameSource`;
 nothing that grows with the recording length except per-frame vectors (T,) is held. The work is split
 so that the expensive output pass can also run in worker processes:
 
 * :func:`plan_preprocess` makes the statistics passes and returns a small picklable
   :class:`PreprocessPlan` (per-frame offsets (T,), per-pixel line fits (H, W), the ΔF/F pre-shift);
 * :func:`preprocess_range` turns frames ``[start, stop)`` into output frames given a plan;
-* :func:`preprocess` does both sequentially and writes through ``ace_core.movie_store``.
+* :func:`preprocess` does both sequentially and writes through ``ace_core.store.movies``.
 
-Definitions (the reference's, section 3.3/3.4):
+Definitions (the reference's):
 
-* ``'median'`` detrend: m[t] = mean of (cropped) frame t; every pixel of frame t is shifted by
+* ``'median'`` detrend: m[t] = mean of frame t; every pixel of frame t is shifted by
   ``-(m[t] - median_t(m))`` (a global per-frame offset, not a running median).
 * ``'linear'`` detrend: each pixel's least-squares line over time is removed, as
   ``scipy.signal.detrend(type='linear', axis=0)`` does (which also removes the pixel's mean).
@@ -25,10 +25,9 @@ Definitions (the reference's, section 3.3/3.4):
 
 Departures from the reference, on purpose:
 
-* The ΔF/F window uses the recording's metadata frame rate (``frame_rate_hz``); the reference used
-  CaImAn's default 30 fps whatever the recording (reference defect 8).
+* The ΔF/F window uses the metadata ``frame_rate_hz``; the reference always used CaImAn's default 30 fps.
 * The output is a lossless float32 movie; the reference rescaled it to an 8-bit AVI between the 1st and
-  99.75th percentiles, and motion correction / CNMF-E read that quantised file (reference defect 9).
+  99.75th percentiles, and motion correction / CNMF-E read that quantised file.
 * Errors are raised; the reference silently fell back to the undetrended movie.
 * Arithmetic is float64 (CaImAn's ΔF/F works in float32); differences are at float32 rounding level.
 
@@ -55,7 +54,6 @@ import numpy as np
 import scipy.ndimage
 import xarray as xr
 
-from ace_core.imaging.crop import CropBox, CropError, crop_frames
 from ace_core.io.frames import FrameSource, chunk_bounds
 from ace_core.store.movies import MOVIE_VARIABLE, MovieWriter, write_region
 
@@ -72,7 +70,7 @@ __all__ = [
     "preprocess_range",
 ]
 
-Progress = Callable[[int, int], None]  # (frames done, total frames), as ace_assets.progress
+Progress = Callable[[int, int], None]  # (frames done, total frames), as ace_assets.helpers.progress
 
 DETREND_METHODS = ("median", "linear")
 DFF_METHODS = ("delta_f_over_sqrt_f", "delta_f_over_f", "only_baseline")
@@ -85,7 +83,6 @@ _SLAB_ELEMENTS = 4_000_000
 class PreprocessParams:
     """What to do to the movie; the reference's miniscope preprocessing parameters."""
 
-    crop: CropBox | None = None
     detrend_method: str | None = "median"
     df_over_f: bool = False
     df_over_f_method: str = "delta_f_over_sqrt_f"
@@ -96,6 +93,7 @@ class PreprocessParams:
     chunk_frames: int = 200
 
     def __post_init__(self) -> None:
+        """Check every value; ValueError names the bad one."""
         if self.detrend_method is not None and self.detrend_method not in DETREND_METHODS:
             raise ValueError(
                 f"detrend_method must be one of {DETREND_METHODS} or None, got {self.detrend_method!r}"
@@ -130,18 +128,22 @@ class DffLayout:
 
     @property
     def pad_before(self) -> int:
+        """Reflected frames before the movie (floor half of the padding to a multiple of ``window``)."""
         return ((-self.n_frames) % self.window) // 2
 
     @property
     def pad_after(self) -> int:
+        """Reflected frames after the movie (ceil half of the padding)."""
         return (-self.n_frames) % self.window - self.pad_before
 
     @property
     def n_padded(self) -> int:
+        """Frames after padding, a multiple of ``window``."""
         return self.n_frames + (-self.n_frames) % self.window
 
     @property
     def n_blocks(self) -> int:
+        """Number of baseline blocks of ``window`` frames."""
         return self.n_padded // self.window
 
     @property
@@ -178,7 +180,7 @@ class PreprocessPlan:
 
     params: PreprocessParams
     n_frames: int
-    height: int  # output (cropped) frame size
+    height: int  # output frame size (that of the source)
     width: int
     trend: np.ndarray | None  # (T,) 'median': m[t] - median(m), subtracted from frame t
     intercept: np.ndarray | None  # (H, W) 'linear': pixel mean (value of the line at t_center)
@@ -200,22 +202,15 @@ def _slab(height: int, width: int) -> int:
     return max(1, _SLAB_ELEMENTS // max(1, height * width))
 
 
-def _crop(frames: np.ndarray, params: PreprocessParams) -> np.ndarray:
-    return frames if params.crop is None else crop_frames(frames, params.crop)
-
-
 def _read(source: FrameSource, start: int, stop: int, params: PreprocessParams) -> np.ndarray:
     frames = np.asarray(source.read(start, stop))
     if frames.shape != (stop - start, source.height, source.width):
         raise ValueError(f"source returned frames of shape {frames.shape} for [{start}, {stop})")
-    return _crop(frames, params)
+    return frames
 
 
 def _detrend(frames: np.ndarray, start: int, plan: PreprocessPlan, rows: slice = slice(None)) -> np.ndarray:
-    """Cropped frames [start, start + n) (or a band of their ``rows``) -> detrended float64.
-
-    This is the movie ΔF/F sees, before its pre-shift.
-    """
+    """Frames [start, start + n) (or a band of their ``rows``) -> detrended float64 (ΔF/F's input)."""
     x = frames.astype(np.float64)
     if plan.trend is not None:
         x -= plan.trend[start : start + x.shape[0], None, None]
@@ -237,9 +232,8 @@ def _pre_shift(x: np.ndarray, plan: PreprocessPlan) -> np.ndarray:
 def _slabs(
     source: FrameSource, params: PreprocessParams, start: int, stop: int
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(first frame, cropped frames) over [start, stop): read ``chunk_frames`` at a time, yielded in slabs."""
-    height, width = params.crop.shape if params.crop else (source.height, source.width)
-    slab = _slab(height, width)
+    """(first frame, frames) over [start, stop): read ``chunk_frames`` at a time, yielded in slabs."""
+    slab = _slab(source.height, source.width)
     for c0, c1 in chunk_bounds(stop, params.chunk_frames, start=start):
         frames = _read(source, c0, c1, params)
         for s in range(0, c1 - c0, slab):
@@ -279,19 +273,11 @@ def plan_preprocess(
 
 
 def _output_shape(source: FrameSource, params: PreprocessParams) -> tuple[int, int, int]:
-    """(T, H, W) of the output; checks that the crop box fits the source's frames."""
+    """(T, H, W) of the output: the source's."""
     n_frames, height, width = int(source.n_frames), int(source.height), int(source.width)
     if n_frames < 1:
         raise ValueError("cannot preprocess a movie with no frames")
-    box = params.crop
-    if box is None:
-        return n_frames, height, width
-    if box.row1 > height or box.col1 > width:
-        raise CropError(
-            f"crop box rows {box.row0}..{box.row1 - 1}, cols {box.col0}..{box.col1 - 1} does not fit "
-            f"the frame ({width} wide, {height} high)"
-        )
-    return (n_frames, *box.shape)
+    return n_frames, height, width
 
 
 def _plan(source: FrameSource, params: PreprocessParams, counter: _Counter) -> PreprocessPlan:
@@ -325,8 +311,7 @@ def _plan(source: FrameSource, params: PreprocessParams, counter: _Counter) -> P
             s_tt = n_frames * (n_frames**2 - 1) / 12.0  # sum of (t - t_center)^2
             slope = sum_tx / s_tt if s_tt > 0 else np.zeros_like(sum_tx)
         if params.df_over_f:
-            # min over pixels of (x - c) is min(x) - c exactly (rounding is monotonic), so the minimum
-            # of the median-detrended movie comes from the per-frame minima without another pass.
+            # min(x - c) is min(x) - c exactly (rounding is monotonic): per-frame minima suffice, no pass.
             data_min = float(np.min(minima - trend)) if trend is not None else float(minima.min())
 
     draft = PreprocessPlan(
@@ -450,7 +435,6 @@ class PreprocessSummary:
     n_frames: int
     height: int
     width: int
-    crop: CropBox | None
     detrend_method: str | None
     df_over_f: bool
     df_over_f_method: str | None
@@ -464,7 +448,7 @@ class PreprocessSummary:
     data_min: float | None
     baseline_shift: float
     passes: int
-    mean_before: np.ndarray  # per-frame mean of the (cropped) input
+    mean_before: np.ndarray  # per-frame mean of the input
     mean_after: np.ndarray  # ... after detrending (before ΔF/F)
     mean_output: np.ndarray  # ... of the frames written
     detrend_offset: np.ndarray | None  # 'median': m[t] - median(m), subtracted from frame t
@@ -472,8 +456,6 @@ class PreprocessSummary:
     def attrs(self) -> dict[str, Any]:
         """Scalar provenance for the output movie's attributes."""
         return {
-            "crop_rows": None if self.crop is None else [self.crop.row0, self.crop.row1],
-            "crop_cols": None if self.crop is None else [self.crop.col0, self.crop.col1],
             "detrend_method": self.detrend_method,
             "df_over_f": self.df_over_f,
             "df_over_f_method": self.df_over_f_method,
@@ -524,10 +506,10 @@ def preprocess(
     *,
     progress: Progress | None = None,
 ) -> PreprocessSummary:
-    """Crop, detrend and (optionally) ΔF/F ``source`` into a float32 movie, chunk by chunk.
+    """Detrend and (optionally) ΔF/F ``source`` into a float32 movie, chunk by chunk.
 
-    ``writer_or_tmp_path`` is an entered :class:`~ace_core.movie_store.MovieWriter` or the ``tmp_path``
-    of one (frames then go through ``write_region``); its shape must be the cropped movie's. Output
+    ``writer_or_tmp_path`` is an entered :class:`~ace_core.store.movies.MovieWriter` or the ``tmp_path``
+    of one (frames then go through ``write_region``); its shape must be the source's. Output
     frames are written ``params.chunk_frames`` at a time, so align the writer's chunks with that.
     ``progress(done_frames, total_frames)`` counts frames over all sweeps (statistics, minimum, output).
     """
@@ -550,7 +532,6 @@ def preprocess(
         n_frames=plan.n_frames,
         height=plan.height,
         width=plan.width,
-        crop=params.crop,
         detrend_method=params.detrend_method,
         df_over_f=params.df_over_f,
         df_over_f_method=params.df_over_f_method if params.df_over_f else None,

@@ -1,7 +1,7 @@
 """The seven projections of a movie (per-pixel max, min, mean, median, std, range; per-frame mean), streamed.
 
-These are what the lab draws crops over (reference 3.2 item 3), computed in one pass over a
-:class:`~ace_core.frames.FrameSource` so that no step holds the movie.
+These are what the lab draws crops over (the reference's crop tool offers them as backgrounds), computed in
+one pass over a :class:`~ace_core.io.frames.FrameSource` so that no step holds the movie.
 
 Median (an exact per-pixel median needs every frame in memory, so):
 
@@ -29,7 +29,7 @@ from ace_core.io.frames import FrameSource, chunk_bounds
 
 __all__ = ["Projections", "compute_projections", "median_sample_indices"]
 
-Progress = Callable[[int, int], None]  # (frames done, total frames), as ace_assets.progress
+Progress = Callable[[int, int], None]  # (frames done, total frames), as ace_assets.helpers.progress
 
 # Frames converted to float64 at once (bounds the temporaries of the std merge to ~32 MB).
 _SLAB_ELEMENTS = 4_000_000
@@ -39,7 +39,19 @@ _HIST_PIXELS = 16_384
 
 @dataclass(frozen=True, eq=False)
 class Projections:
-    """Per-pixel projections (H, W) float32 and the per-frame mean ``time`` (T,) float64."""
+    """Per-pixel projections of a movie and its per-frame mean.
+
+    Attributes
+    ----------
+    max, min, mean, median, std, range
+        (H, W) float32 projections.
+    time
+        (T,) float64 mean of each frame.
+    median_is_approximate
+        True when the median came from a subsample of the frames.
+    median_method
+        How the median was computed, in words.
+    """
 
     max: np.ndarray
     min: np.ndarray
@@ -65,7 +77,25 @@ class Projections:
 
 
 def median_sample_indices(n_frames: int, max_frames: int) -> np.ndarray:
-    """Evenly spaced frame indices (first and last included) used for the subsample median."""
+    """Evenly spaced frame indices (first and last included) used for the subsample median.
+
+    Parameters
+    ----------
+    n_frames
+        Frames in the movie.
+    max_frames
+        Most frames to sample.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted unique int indices; all frames when ``n_frames <= max_frames``.
+
+    Raises
+    ------
+    ValueError
+        If ``max_frames < 1``.
+    """
     if max_frames < 1:
         raise ValueError(f"median_sample_frames must be >= 1, got {max_frames}")
     if n_frames <= max_frames:
@@ -115,7 +145,25 @@ def compute_projections(
 ) -> Projections:
     """Stream ``source`` once and return its seven projections (see the module docstring for the median).
 
-    ``progress(done_frames, total_frames)`` is called after each chunk when given.
+    Parameters
+    ----------
+    source
+        The movie.
+    chunk_frames
+        Frames read at a time.
+    median_sample_frames
+        Subsample size for the median of non-uint8 movies.
+    progress
+        Called as ``progress(done_frames, total_frames)`` after each chunk when given.
+
+    Returns
+    -------
+    Projections
+
+    Raises
+    ------
+    ValueError
+        If the movie has no frames or the source returns frames of the wrong shape.
     """
     n_frames, height, width = int(source.n_frames), int(source.height), int(source.width)
     if n_frames < 1:

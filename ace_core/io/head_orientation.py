@@ -31,7 +31,17 @@ HEAD_ORIENTATION_HEADER = ("Time Stamp (ms)", "qw", "qx", "qy", "qz")
 
 @dataclass(frozen=True, eq=False)
 class HeadOrientation:
-    """IMU samples of one device: ``time_ms`` (host clock, ms since start), ``quaternions`` (n, 4) wxyz."""
+    """IMU samples of one device.
+
+    Attributes
+    ----------
+    time_ms
+        Host-clock sample times (ms since the recording start).
+    quaternions
+        Unit quaternions, shape (n, 4), (w, x, y, z).
+    path
+        The ``headOrientation.csv`` file.
+    """
 
     time_ms: np.ndarray = field(repr=False)
     quaternions: np.ndarray = field(repr=False)
@@ -39,11 +49,12 @@ class HeadOrientation:
 
     @property
     def time_s(self) -> np.ndarray:
-        """Host-clock sample times in seconds (the clock of ``MiniscopeRecording.timestamps_s``)."""
+        """Host-clock sample times (s) (the clock of ``MiniscopeRecording.timestamps_s``)."""
         return self.time_ms / 1000.0
 
     @property
     def n_samples(self) -> int:
+        """Number of IMU samples."""
         return int(self.time_ms.shape[0])
 
 

@@ -79,9 +79,17 @@ _EXCLUDED_DIRS = {"saved_movies", "experiment"}
 
 
 def parse_frame_rate(value: Any, *, path: str | Path = "<frameRate>") -> float:
-    """Nominal frame rate in Hz from a DAQ ``frameRate`` value ("20FPS", "30 FPS", 20, "19.98").
+    """Nominal frame rate (Hz), a float, from a DAQ ``frameRate`` value ("20FPS", "30 FPS", 20, "19.98").
 
-    ``path`` only names the source in the error message (e.g. the device metaData.json).
+    Parameters
+    ----------
+    value, path
+        The value, and its source (e.g. the device metaData.json), named only in the error message.
+
+    Raises
+    ------
+    InputFormatError
+        Unless the value is a positive number, optionally followed by "FPS" (booleans are refused).
     """
     rate: float | None = None
     if isinstance(value, bool):
@@ -102,11 +110,14 @@ def parse_frame_rate(value: Any, *, path: str | Path = "<frameRate>") -> float:
 
 
 def parse_recording_start(session_metadata: dict) -> datetime | None:
-    """Recording start from session metadata, accepting both DAQ shapes.
+    """Recording start from the session ``metaData.json`` (a dict), nested or flat.
 
-    Newer DAQ builds nest the fields in ``recordingStartTime``; older ones write them flat at top level.
-    ``msecSinceEpoch`` is preferred (an aware UTC datetime) since it is unambiguous; otherwise the wall-clock
-    fields give a naive local datetime. Returns None when neither is present.
+    Returns
+    -------
+    datetime.datetime or None
+        From ``msecSinceEpoch`` when present (preferred: unambiguous), an aware UTC datetime; otherwise from
+        the wall-clock fields (year .. second, optional msec), a naive local one; None when neither is there.
+        Newer DAQ builds nest the fields in ``recordingStartTime``; older ones write them flat at top level.
     """
     nested = session_metadata.get("recordingStartTime")
     source = nested if isinstance(nested, dict) else session_metadata
@@ -145,11 +156,16 @@ def _try_load_json(path: Path) -> dict | None:
 
 
 def read_timestamps(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(frame_numbers, timestamps_s)`` from a DAQ ``timeStamps.csv``, columns found by name.
+    """``(frame_numbers, timestamps_s)`` (int64, float64) of a DAQ ``timeStamps.csv``, columns found by name.
 
     ``Time Stamp (ms)`` is the host clock relative to recording start; it is returned in seconds. Extra
-    columns (``Buffer Index``, ``DAQ Frame Number``, ``Unix Time Stamp (ms)``) are accepted and ignored.
-    Blank lines are skipped. Errors name the file, the line (1-based, the header is line 1) and the column.
+    columns (``Buffer Index``, ``DAQ Frame Number``, ``Unix Time Stamp (ms)``) and blank lines are ignored.
+
+    Raises
+    ------
+    InputFormatError
+        For a missing or empty file (``path``), a missing column, or a cell that is not a finite number,
+        naming the file, the line (1-based, the header is line 1) and the column.
     """
     path = Path(path)
     frame_numbers: list[int] = []
@@ -220,13 +236,22 @@ def _is_miniscope(meta: dict) -> bool:
 
 
 def find_device_dir(session_dir: str | Path, device: str | None = None) -> Path:
-    """The Miniscope device folder of a DAQ session.
+    """The Miniscope device folder (a Path) of a DAQ session.
 
-    ``session_dir`` may be the session folder or the device folder itself. With ``device`` given, the folder
-    of that name (spaces -> ``_``) or whose ``deviceName`` matches is chosen. Otherwise the one subfolder
-    whose ``metaData.json`` has a Miniscope ``deviceType`` (or, lacking one, ``deviceName``); folders the
-    session lists under ``cameras`` are never chosen. Only direct subfolders are searched, never recursively,
-    so a behaviour camera's movies cannot be mixed in.
+    Parameters
+    ----------
+    session_dir
+        The session folder, or the device folder itself. Only direct subfolders are searched, never
+        recursively, so a behaviour camera's movies cannot be mixed in.
+    device
+        Choose the folder of that name (spaces -> ``_``) or whose ``deviceName`` matches. None: the one
+        subfolder whose ``metaData.json`` has a Miniscope ``deviceType`` (or, lacking one, ``deviceName``);
+        folders the session lists under ``cameras`` are never chosen.
+
+    Raises
+    ------
+    InputFormatError
+        If ``session_dir`` is not a folder or is a non-Miniscope device folder, or no unique folder matches.
     """
     root = Path(session_dir)
     if not root.is_dir():
@@ -325,7 +350,20 @@ def _probe_movie(path: Path) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class MiniscopeRecording:
-    """One Miniscope device's movies, timestamps and metadata, described without loading any pixels."""
+    """One Miniscope device's movies, timestamps and metadata, described without loading any pixels.
+
+    Attributes
+    ----------
+    session_dir, device_dir, movie_paths
+        The DAQ session folder, the device folder, and its ``N.avi`` files in numeric order of N.
+    frames_per_movie, n_frames, height, width
+        Actual frames per movie (whatever ``framesPerFile`` says), total frames, frame size (px).
+    frame_rate_hz, frames_per_file
+        The device's ``frameRate`` (Hz; not the AVI header's, which is always 60) and ``framesPerFile``.
+    timestamps_s, frame_numbers, device_metadata, session_metadata
+        ``timeStamps.csv``: host time of each frame (s since record start) and its frame number; the device
+        and session ``metaData.json`` (the latter ``{}`` when absent).
+    """
 
     session_dir: Path
     device_dir: Path
@@ -342,7 +380,7 @@ class MiniscopeRecording:
     session_metadata: dict = field(repr=False)
 
     def movie_start_frames(self) -> np.ndarray:
-        """Global index of each movie's first frame."""
+        """Global index of each movie's first frame (int64 array, one per movie)."""
         return np.concatenate(([0], np.cumsum(self.frames_per_movie[:-1], dtype=np.int64))).astype(np.int64)
 
     def recording_start(self) -> datetime | None:
@@ -351,12 +389,23 @@ class MiniscopeRecording:
 
 
 def open_recording(session_dir: str | Path, device: str | None = None) -> MiniscopeRecording:
-    """Describe a DAQ recording and cross-check its parts, reading headers but no pixels.
+    """Describe a DAQ recording (a :class:`MiniscopeRecording`), cross-checking its parts; no pixels are read.
 
     Movies are ``N.avi`` in numeric order of N; other ``.avi`` names in the device folder (e.g. "0 copy.avi")
-    are ignored with a warning rather than guessed at. Checks: no gaps in 0..N-1, one frame size for all
-    movies, and as many ``timeStamps.csv`` rows as movie frames. The session ``metaData.json`` is optional
-    (the device folder alone is a valid input); the device one is required for the frame rate.
+    are ignored with a warning rather than guessed at. Movies (but the last) that do not hold
+    ``framesPerFile`` frames give a warning; frame indices follow the actual per-file counts.
+
+    Parameters
+    ----------
+    session_dir, device
+        As :func:`find_device_dir`. The session ``metaData.json`` is optional (the device folder alone is a
+        valid input); the device one is required for the frame rate.
+
+    Raises
+    ------
+    InputFormatError
+        For a missing device ``metaData.json``, a bad ``frameRate``/``framesPerFile``, gaps in 0..N-1, two
+        frame sizes, an unreadable movie, or not one ``timeStamps.csv`` row per movie frame.
     """
     device_dir = find_device_dir(session_dir, device)
     session_root = device_dir.parent
@@ -480,11 +529,28 @@ def _decode_movie(path: Path, first: int, stop: int, height: int, width: int) ->
 def iter_frames(
     rec: MiniscopeRecording, *, chunk_frames: int = 256, start: int = 0, stop: int | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(global index of first frame, uint8 (n, H, W))`` chunks of frames ``start..stop-1`` in order.
+    """Iterate over frames ``start..stop-1`` in order, a chunk at a time.
 
     Chunks run across movie boundaries; only the movies overlapping the range are decoded, and only one chunk
-    is held at a time. Every chunk has ``chunk_frames`` frames except possibly the last. Each yielded array is
-    new (callers may keep it). A decode failure raises InputFormatError naming the movie and frame.
+    is held at a time.
+
+    Parameters
+    ----------
+    rec, chunk_frames
+        The recording; frames per chunk (every chunk has that many except possibly the last).
+    start, stop
+        Global frame range (``stop`` None: to the end).
+
+    Yields
+    ------
+    tuple of (int, numpy.ndarray)
+        ``(global index of first frame, uint8 (n, H, W))``; each array is new (callers may keep it).
+
+    Raises
+    ------
+    ValueError, InputFormatError
+        Unless ``0 <= start <= stop <= n_frames`` and ``chunk_frames >= 1``; on a decode failure (naming the
+        movie and frame).
     """
     stop = rec.n_frames if stop is None else stop
     if not 0 <= start <= stop <= rec.n_frames:
@@ -516,7 +582,7 @@ def iter_frames(
 
 
 def read_frames(rec: MiniscopeRecording, start: int, stop: int) -> np.ndarray:
-    """Frames ``start..stop-1`` as one uint8 (n, H, W) array; for small ranges, as it is held in memory."""
+    """Frames ``start..stop-1`` as one in-memory uint8 (n, H, W) array (small ranges); errors: iter_frames."""
     out = np.empty((max(stop - start, 0), rec.height, rec.width), dtype=np.uint8)
     for index, chunk in iter_frames(rec, chunk_frames=max(stop - start, 1), start=start, stop=stop):
         out[index - start : index - start + len(chunk)] = chunk

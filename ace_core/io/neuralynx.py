@@ -108,9 +108,29 @@ _READ_CHUNK_SAMPLES = 1 << 22
 class EphysChannel:
     """One CSC channel on a uniform grid, NaN where the recording was paused.
 
-    ``signal_uv[i]`` is the sample at ``t0_s + i / fs_hz`` on the session clock. ``gaps`` holds the
-    ``[start, stop)`` index ranges between recorded segments (all NaN). ``max_time_error_s`` is the largest
-    distance between ``time_s`` and the per-record µs timestamps (see the module docstring).
+    ``signal_uv[i]`` is the sample at ``t0_s + i / fs_hz`` on the session clock.
+
+    Attributes
+    ----------
+    name
+        Channel name.
+    signal_uv
+        Samples (µV, float64), NaN in the gaps.
+    fs_hz
+        Sampling rate (Hz): the header rate, or the rate fitted to the record clock (see the module
+        docstring).
+    t0_s
+        Time of the first sample on the session clock (s).
+    gaps
+        ``[start, stop)`` index ranges between recorded segments (all NaN), shape (n_gaps, 2).
+    session_start_us
+        Raw Neuralynx timestamp (µs) of the session clock's zero.
+    source
+        The ``.ncs`` file.
+    max_time_error_s
+        Largest distance (s) between ``time_s`` and the per-record µs timestamps.
+    header_fs_hz
+        The header's ``-SamplingFrequency`` (Hz).
     """
 
     name: str
@@ -125,6 +145,7 @@ class EphysChannel:
 
     @property
     def time_s(self) -> np.ndarray:
+        """Session-clock time of every sample (s)."""
         return self.t0_s + np.arange(self.signal_uv.size) / self.fs_hz
 
     @property
@@ -135,26 +156,68 @@ class EphysChannel:
 
 @dataclass(frozen=True, eq=False)
 class EphysEvents:
-    """All events of a session's ``.nev`` file, neo's (event_id, ttl) channels merged, sorted by time."""
+    """All events of a session's ``.nev`` file, neo's (event_id, ttl) channels merged, sorted by time.
+
+    Attributes
+    ----------
+    labels
+        Event strings.
+    times_s
+        Event times on the session clock (s).
+    source
+        The ``.nev`` file.
+    """
 
     labels: np.ndarray
     times_s: np.ndarray
     source: Path
 
     def ttl_edge_times_s(self, labels: Sequence[str] = (TTL_HIGH_LABEL, TTL_LOW_LABEL)) -> np.ndarray:
-        """Sorted times of the frame-sync edges (both levels: every edge is one miniscope frame)."""
+        """Sorted times (s) of the frame-sync edges (both levels: every edge is one miniscope frame).
+
+        Parameters
+        ----------
+        labels
+            Event labels that count as edges (default: the TTL port's high and low values).
+
+        Returns
+        -------
+        numpy.ndarray
+            Session-clock times (s), sorted.
+        """
         return np.sort(self.times_s[np.isin(self.labels, list(labels))])
 
     def experiment_events(self) -> EphysEvents:
-        """Everything that is not a TTL port change ("Starting Recording", drug annotations, ...)."""
+        """Everything that is not a TTL port change ("Starting Recording", drug annotations, ...).
+
+        Returns
+        -------
+        EphysEvents
+            The events whose label does not start with "TTL Input".
+        """
         keep = ~np.char.startswith(self.labels.astype(str), TTL_LABEL_PREFIX)
         return EphysEvents(labels=self.labels[keep], times_s=self.times_s[keep], source=self.source)
 
 
 def list_channels(session_dir: str | os.PathLike) -> tuple[str, ...]:
-    """Channel names (``-AcqEntName``, else file stem) of the folder's non-empty ``.ncs`` files, by file name.
+    """Channel names of the folder's non-empty ``.ncs`` files, by file name.
 
     Header-only ``.ncs`` files are left out, as neo skips them.
+
+    Parameters
+    ----------
+    session_dir
+        The Neuralynx session folder.
+
+    Returns
+    -------
+    tuple of str
+        ``-AcqEntName`` of each file, else its file stem.
+
+    Raises
+    ------
+    InputFormatError
+        If ``session_dir`` is not a folder.
     """
     folder = _session_folder(session_dir)
     return tuple(name for name, path in _channel_files(folder) if path.stat().st_size > HEADER_BYTES)
@@ -165,6 +228,21 @@ def session_start_us(session_dir: str | os.PathLike) -> int:
 
     Matches neo's default time zero (first record of every ``.ncs``, ``.nev``, ``.nse`` and ``.ntt``;
     header-only files ignored).
+
+    Parameters
+    ----------
+    session_dir
+        The Neuralynx session folder.
+
+    Returns
+    -------
+    int
+        Timestamp (µs).
+
+    Raises
+    ------
+    InputFormatError
+        If ``session_dir`` is not a folder or holds no such file with records.
     """
     folder = _session_folder(session_dir)
     firsts = []
@@ -182,7 +260,26 @@ def read_channel(session_dir: str | os.PathLike, channel_name: str) -> EphysChan
     """Read one CSC channel through neo (only that file is opened) onto a NaN-gapped uniform grid.
 
     Recording pauses longer than one sample become separate neo segments; segment ``k`` starts at grid index
-    ``round((t_k - t_0) * fs_hz)`` with ``t_k`` its first record timestamp.
+    ``round((t_k - t_0) * fs_hz)`` with ``t_k`` its first record timestamp. A warning is issued when the
+    record timestamps deviate from the uniform clock by more than half a sample.
+
+    Parameters
+    ----------
+    session_dir
+        The Neuralynx session folder.
+    channel_name
+        ``-AcqEntName`` (else file stem) of the channel, as in :func:`list_channels`.
+
+    Returns
+    -------
+    EphysChannel
+
+    Raises
+    ------
+    InputFormatError
+        If the channel is not found (or is in several files), the file is not a header plus whole records or
+        has no records, the header has no positive ``-SamplingFrequency`` or cannot be read by neo, a record
+        other than a segment's last is partial, or segments overlap on the sample grid.
     """
     folder = _session_folder(session_dir)
     path = _channel_path(folder, channel_name)
@@ -277,7 +374,24 @@ def read_channel(session_dir: str | os.PathLike, channel_name: str) -> EphysChan
 
 
 def read_events(session_dir: str | os.PathLike) -> EphysEvents:
-    """Read the folder's single ``Events*.nev`` through neo; (event_id, ttl) channels merged, time-sorted."""
+    """Read the folder's single ``Events*.nev`` through neo; (event_id, ttl) channels merged, time-sorted.
+
+    Parameters
+    ----------
+    session_dir
+        The Neuralynx session folder.
+
+    Returns
+    -------
+    EphysEvents
+        Times on the session clock (s); empty arrays when the file has no records.
+
+    Raises
+    ------
+    InputFormatError
+        If there is not exactly one ``Events*.nev`` file, it is not a header plus whole records, an event
+        string is not ASCII, or neo does not return every record.
+    """
     folder = _session_folder(session_dir)
     candidates = [p for p in _files_with_suffix(folder, (".nev",)) if p.name.lower().startswith("events")]
     if not candidates:

@@ -3,6 +3,7 @@ its phase and its spectrogram."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -77,13 +78,17 @@ def movie_projections(
     return Product(ds, summary, png)
 
 
-def head_orientation(recording: MiniscopeRecording, t_ca_im: xr.Dataset, *, line: str = "") -> Product:
+def head_orientation(
+    device_dir: str | os.PathLike, timestamps_s: np.ndarray, t_ca_im: xr.Dataset, *, line: str = ""
+) -> Product:
     """Roll, pitch and yaw of the V4 BNO head sensor on the Miniscope host clock and on the ephys clock.
 
     Parameters
     ----------
-    recording
-        The line's Miniscope recording (its device folder holds ``headOrientation.csv``).
+    device_dir
+        The Miniscope device folder (it holds ``headOrientation.csv``).
+    timestamps_s
+        Host-clock time of every movie frame (``timeStamps.csv``).
     t_ca_im
         The frame clock, which maps host times to the ephys clock.
 
@@ -93,12 +98,12 @@ def head_orientation(recording: MiniscopeRecording, t_ca_im: xr.Dataset, *, line
         Angles (rad and deg) per sensor sample; a recording without the file gives an empty product marked
         ``absent`` (not a failure).
     """
-    ho = read_head_orientation(recording.device_dir)
+    ho = read_head_orientation(device_dir)
     if ho is None:
         names = ("t_host_s", "t_ephys_s", *(f"{a}_deg" for a in _ANGLES))
         ds = xr.Dataset({name: ("sample", np.zeros(0)) for name in names}, attrs={"status": "absent"})
         return Product(ds, {"status": "absent", "n_samples": 0})
-    o = orientation_on_clocks(ho, recording.timestamps_s, t_ca_im["t_ca_im_s"].values)
+    o = orientation_on_clocks(ho, timestamps_s, t_ca_im["t_ca_im_s"].values)
     ds = xr.Dataset(
         {
             "t_host_s": ("sample", o.t_host_s),

@@ -12,8 +12,9 @@ import xarray as xr
 
 from ace_core.errors import AceError
 from ace_core.imaging import crop, motion, preprocess
+from ace_core.imaging import denoise as v4_denoise
 from ace_core.io.frames import FrameSource, MiniscopeSource, iter_chunks
-from ace_core.io.miniscope import MiniscopeRecording
+from ace_core.io.miniscope import open_recording
 from ace_core.products import Product
 from ace_core.store.movies import MovieWriter, write_movie_reference
 from ace_core.viz import previews
@@ -31,7 +32,7 @@ def _spectrum(frame: np.ndarray) -> np.ndarray:
 
 
 def denoised_movie(
-    recording: MiniscopeRecording,
+    device_dir: str | os.PathLike,
     out_path: str | os.PathLike,
     *,
     denoise: bool,
@@ -49,8 +50,8 @@ def denoised_movie(
 
     Parameters
     ----------
-    recording
-        The line's Miniscope recording.
+    device_dir
+        The Miniscope device folder (its movies are opened only when ``denoise`` is on).
     out_path
         Where the product is written.
     denoise, centerHalfHeightToLeave, notchHalfWidth, goodRadius, frameStep, cutoff, butterOrder
@@ -63,7 +64,7 @@ def denoised_movie(
         power removed.
     """
     if not denoise:
-        write_movie_reference(out_path, recording.device_dir, attrs={"applied": False})
+        write_movie_reference(out_path, device_dir, attrs={"applied": False})
         return Product(
             None, {"applied": False, "note": "denoise is off for this line: the raw movie is used"}
         )
@@ -75,7 +76,8 @@ def denoised_movie(
         cutoff=cutoff,
         butterOrder=butterOrder,
     )
-    params = denoise.DenoiseParams.from_parameters(values, frame_rate_hz=recording.frame_rate_hz)
+    recording = open_recording(device_dir)
+    params = v4_denoise.DenoiseParams.from_parameters(values, frame_rate_hz=recording.frame_rate_hz)
     source = MiniscopeSource(recording)
     with MovieWriter(
         out_path,
@@ -84,16 +86,24 @@ def denoised_movie(
         recording.width,
         dtype="float32",
         chunk_frames=params.chunk_frames,
-        attrs={"frame_rate_hz": recording.frame_rate_hz, "applied": True, "denoise": True, **values},
+        attrs={
+            "frame_rate_hz": recording.frame_rate_hz,
+            "applied": True,
+            "denoise": True,
+            "source": str(recording.device_dir),
+            **values,
+        },
     ) as writer:
-        summary = denoise.denoise(source, params, writer.write, progress=progress)
-        writer.add_variables(
-            xr.Dataset(
-                {"mean_before": ("frame", summary.mean_before), "mean_after": ("frame", summary.mean_after)}
-            )
-        )
+        summary = v4_denoise.denoise(source, params, writer.write, progress=progress)
+        # The host timestamps travel with the movie, so cropping needs no second look at the raw folder.
+        traces = {
+            "mean_before": summary.mean_before,
+            "mean_after": summary.mean_after,
+            "timestamps_s": recording.timestamps_s,
+        }
+        writer.add_variables(xr.Dataset({name: ("frame", v) for name, v in traces.items()}))
     raw0 = source.read(0, 1)[0].astype(np.float64)
-    den0 = denoise.denoise_frames(
+    den0 = v4_denoise.denoise_frames(
         raw0[None], summary.mask, summary.flicker_correction[:1] if summary.flicker_applied else None
     )[0]
     png = previews.images_png(
@@ -111,10 +121,16 @@ def denoised_movie(
     )
 
 
+def _host_timestamps_and_origin(source: FrameSource) -> tuple[np.ndarray, str]:
+    """Host-clock frame times and the raw folder of a movie: the raw recording, or a product made from it."""
+    if isinstance(source, MiniscopeSource):
+        return source.recording.timestamps_s, str(source.recording.device_dir)
+    return source.dataset()["timestamps_s"].values, str(source.attrs.get("source", ""))
+
+
 def cropped_movie(
     source: FrameSource,
     out_path: str | os.PathLike,
-    recording: MiniscopeRecording,
     *,
     crop_coords: Sequence[int] | None,
     require_crop_coords: bool = False,
@@ -126,11 +142,10 @@ def cropped_movie(
     Parameters
     ----------
     source
-        The movie to crop: the raw recording (uint8) or its denoised version (float32).
+        The movie to crop: the raw recording (uint8) or its denoised version (float32); its frame rate,
+        host timestamps and origin are recorded with the cropped movie.
     out_path
         Where the product is written.
-    recording
-        The line's Miniscope recording (frame rate, host timestamps, folder).
     crop_coords
         The crop; None leaves the movie uncropped, with a warning.
     require_crop_coords
@@ -162,19 +177,19 @@ def cropped_movie(
     else:
         box = crop.crop_box(crop_coords, height, width, line=line or None)
     h, w = box.shape
-    dtype = source.dtype
+    timestamps_s, origin = _host_timestamps_and_origin(source)
     with MovieWriter(
         out_path,
         source.n_frames,
         h,
         w,
-        dtype=dtype,
+        dtype=source.dtype,
         chunk_frames=CHUNK_FRAMES,
         attrs={
-            "frame_rate_hz": recording.frame_rate_hz,
+            "frame_rate_hz": source.frame_rate_hz,
             "crop_coords": crop_coords,
             "crop_box": [box.row0, box.row1, box.col0, box.col1],
-            "source": str(recording.device_dir),
+            "source": origin,
             "warnings": warnings,
             "denoised": not isinstance(source, MiniscopeSource),
         },
@@ -183,7 +198,7 @@ def cropped_movie(
             writer.write(start, crop.crop_frames(frames, box))
             if progress is not None:
                 progress(start + frames.shape[0], source.n_frames)
-        writer.add_variables(xr.Dataset({"timestamps_s": ("frame", recording.timestamps_s)}))
+        writer.add_variables(xr.Dataset({"timestamps_s": ("frame", timestamps_s)}))
     summary = {
         "n_frames": source.n_frames,
         "height": h,

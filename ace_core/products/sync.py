@@ -195,8 +195,9 @@ def experiment_events(
     ttl_events: xr.Dataset,
     t_ca_im: xr.Dataset,
     lfp: xr.Dataset,
-    recording: MiniscopeRecording,
     *,
+    session_dir: str | os.PathLike,
+    timestamps_s: np.ndarray,
     line: str = "",
 ) -> Product:
     """Non-TTL Neuralynx events and Miniscope ``notes.csv`` entries, each on both clocks.
@@ -205,8 +206,10 @@ def experiment_events(
     ----------
     ttl_events, t_ca_im, lfp
         Upstream products (the LFP only for the preview, where the events are marked).
-    recording
-        The line's Miniscope recording (its folder holds ``notes.csv``; its timestamps are the host clock).
+    session_dir
+        The Miniscope session folder (it holds ``notes.csv``).
+    timestamps_s
+        Host-clock time of every movie frame (``timeStamps.csv``).
 
     Returns
     -------
@@ -216,8 +219,8 @@ def experiment_events(
     keep = ~ttl_events["is_ttl"].values
     table = clocks.events_on_both_clocks(
         (ttl_events["time_s"].values[keep], ttl_events["label"].values[keep]),
-        notes.read_notes(recording.session_dir),
-        recording.timestamps_s,
+        notes.read_notes(session_dir),
+        timestamps_s,
         t_ca_im["t_ca_im_s"].values,
     )
     markers = [

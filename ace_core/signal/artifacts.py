@@ -3,7 +3,7 @@
 Large excursions (movement, cable knocks, saturation) are zeroed, together with everything between
 two artifacts closer than ``merge_s``, and the edges of every zeroed stretch are ramped down with an
 inverted Hann window so the cut introduces no step. The reference hard-coded the threshold (1500 uV),
-the merge distance (60 s) and the mean subtraction and ran only for Neuralynx data (defect 13); here
+the merge distance (60 s) and the mean subtraction and ran only for Neuralynx data; here
 they are parameters with the reference values as defaults, and any sampled signal in uV is accepted.
 NaN gaps (between recording segments) stay NaN and are never treated as artifacts.
 """
@@ -23,9 +23,16 @@ __all__ = ["ArtifactResult", "remove_artifacts"]
 class ArtifactResult:
     """Output of :func:`remove_artifacts`.
 
-    ``signal_uv``: cleaned signal (float64; mean-subtracted when requested). ``mask``: True where a
-    finite sample was declared artifact and zeroed (NaN samples are never masked). ``n_artifacts``:
-    number of zeroed stretches after merging. ``fraction_masked``: masked samples / finite samples.
+    Attributes
+    ----------
+    signal_uv
+        Cleaned signal (µV, float64; mean-subtracted when requested).
+    mask
+        True where a finite sample was declared artifact and zeroed (NaN samples are never masked).
+    n_artifacts
+        Number of zeroed stretches after merging.
+    fraction_masked
+        Masked samples / finite samples.
     """
 
     signal_uv: np.ndarray
@@ -51,14 +58,43 @@ def remove_artifacts(
 ) -> ArtifactResult:
     """Zero samples with ``|x| > threshold_uv`` and taper the edges of the zeroed stretches.
 
-    Steps (reference semantics): (1) subtract the mean of the finite samples (``subtract_mean``; the
-    reference did, so the returned signal is zero-mean); (2) mask ``|x| > threshold_uv``; (3) mask the
-    whole stretch between two masked runs whose gap is shorter than ``merge_s`` (in samples:
-    ``< merge_s * fs_hz``; NaN samples inside stay NaN); (4) zero masked samples and multiply each
-    sample at distance ``d`` (samples) from the nearest masked sample by ``w[h + d]`` for ``d <= h``,
-    ``w = 1 - hann(taper_samples)`` (symmetric), ``h = taper_samples // 2``, i.e. an h-sample ramp on
-    each side, applied once (the nearest masked sample decides, ramps never compound). For an even
-    ``taper_samples`` the ramp stops at ``d = taper_samples - 1 - h`` (end of ``w``); 0 or 1 disables it.
+    Steps (the reference toolkit's semantics):
+
+    1. subtract the mean of the finite samples (``subtract_mean``; the reference did, so the returned
+       signal is zero-mean);
+    2. mask ``|x| > threshold_uv``;
+    3. mask the whole stretch between two masked runs whose gap is shorter than ``merge_s`` (in samples:
+       ``< merge_s * fs_hz``; NaN samples inside stay NaN);
+    4. zero masked samples and multiply each sample at distance ``d`` (samples) from the nearest masked
+       sample by ``w[h + d]`` for ``d <= h``, ``w = 1 - hann(taper_samples)`` (symmetric),
+       ``h = taper_samples // 2``, i.e. an h-sample ramp on each side, applied once (the nearest masked
+       sample decides, ramps never compound). For an even ``taper_samples`` the ramp stops at
+       ``d = taper_samples - 1 - h`` (end of ``w``); 0 or 1 disables it.
+
+    Parameters
+    ----------
+    x_uv
+        1-D signal (µV); NaN gaps allowed. Not modified (a copy is cleaned).
+    fs_hz
+        Sampling rate (Hz).
+    threshold_uv
+        Artifact threshold on ``|x|`` (µV), after mean subtraction.
+    merge_s
+        Artifacts closer than this (s) are merged with everything between them.
+    taper_samples
+        Length of the Hann taper (samples).
+    subtract_mean
+        Subtract the mean of the finite samples first.
+
+    Returns
+    -------
+    ArtifactResult
+
+    Raises
+    ------
+    ValueError
+        If ``x_uv`` is not 1-D, ``fs_hz`` is not positive and finite, ``threshold_uv <= 0``,
+        ``merge_s < 0``, or ``taper_samples`` is not a non-negative integer.
     """
     x = np.array(x_uv, dtype=np.float64)  # always a copy
     if x.ndim != 1:

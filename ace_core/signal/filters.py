@@ -12,7 +12,8 @@ Departures from the reference toolkit (``ace_neuro``), on purpose:
 * FIR filters get a usable tap count by default (the reference pipeline passed 2 taps) and are applied
   forward-backward by FFT convolution, so 10^5-tap filters on hour-long 40 kHz signals stay tractable.
 * :func:`band_phase` takes the phase of the *band-passed* signal. The reference took the Hilbert phase
-  of the raw signal even when a filter was requested; :func:`raw_phase` reproduces that on purpose.
+  of the raw signal even when a filter was requested; :func:`hilbert_phase` of the unfiltered signal
+  reproduces that on purpose.
 """
 
 from __future__ import annotations
@@ -46,7 +47,23 @@ _HAMMING_TRANSITION = 3.3
 
 
 def finite_runs(x: np.ndarray) -> list[tuple[int, int]]:
-    """Return ``[start, stop)`` index pairs of the maximal runs of finite samples of 1-D ``x``."""
+    """``[start, stop)`` index pairs of the maximal runs of finite samples of 1-D ``x``.
+
+    Parameters
+    ----------
+    x
+        1-D signal.
+
+    Returns
+    -------
+    list of tuple of int
+        The runs in order; empty when no sample is finite.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D.
+    """
     finite = np.isfinite(np.asarray(x))
     if finite.ndim != 1:
         raise ValueError(f"x must be 1-D, got shape {finite.shape}")
@@ -58,9 +75,24 @@ def finite_runs(x: np.ndarray) -> list[tuple[int, int]]:
 class FilterDesign:
     """A designed zero-phase filter; build with :func:`design_bandpass`.
 
-    ``sos`` is set for Butterworth designs, ``taps`` for FIR designs (the other is None). ``order`` is
-    the Butterworth order per edge (the forward-backward application doubles it), or ``numtaps - 1``
-    for FIR. ``band_hz`` is ``(lo, hi)`` for band types and a float for lowpass/highpass.
+    Attributes
+    ----------
+    sos
+        Second-order sections of a Butterworth design, else None.
+    taps
+        FIR taps of an FIR design, else None.
+    fs_hz
+        Sampling rate (Hz).
+    band_hz
+        ``(lo, hi)`` (Hz) for band types, a float cut (Hz) for lowpass/highpass.
+    order
+        Butterworth order per edge (the forward-backward application doubles it), or ``numtaps - 1`` for FIR.
+    ftype
+        ``"butter"`` or ``"fir"``.
+    btype
+        ``"bandpass"``, ``"lowpass"``, ``"highpass"`` or ``"bandstop"``.
+    numtaps
+        FIR length, None for Butterworth.
     """
 
     sos: np.ndarray | None
@@ -89,7 +121,7 @@ class FilterDesign:
 
     @property
     def min_run_samples(self) -> int:
-        """Shortest finite run that can be filtered; shorter runs are returned as NaN."""
+        """Shortest finite run that can be filtered (``padlen_samples + 1``); shorter runs come back NaN."""
         return self.padlen_samples + 1
 
 
@@ -141,7 +173,27 @@ def recommended_numtaps(fs_hz: float, band_hz, *, btype: str = "bandpass") -> in
 
     With it the transition around the low cutoff ``lo`` spans about ``[lo/2, 3*lo/2]``: the
     forward-backward filter is < -100 dB one octave below ``lo`` and flat (< 0.05 dB ripple) from
-    ``1.5*lo``. At 40 kHz with a 0.5 Hz edge this is 264 001 taps.
+    ``1.5*lo``. At 40 kHz with a 0.5 Hz edge this is 264 001 taps. More precisely, the transition must fit
+    in the narrowest of: the distance to 0 Hz, the distance to Nyquist and (for band types) the band width.
+
+    Parameters
+    ----------
+    fs_hz
+        Sampling rate (Hz).
+    band_hz
+        ``[lo, hi]`` (Hz) for band types, a scalar cut (Hz) for lowpass/highpass.
+    btype
+        Filter type, as in :func:`design_bandpass`.
+
+    Returns
+    -------
+    int
+        Odd number of taps.
+
+    Raises
+    ------
+    ValueError
+        If the band is not ``0 < lo < hi < fs/2`` (or ``0 < cut < fs/2``).
     """
     band = _normalise_band(band_hz, btype, float(fs_hz))
     n = int(np.ceil(_HAMMING_TRANSITION * fs_hz / _fir_transition_hz(band, float(fs_hz))))
@@ -159,16 +211,35 @@ def design_bandpass(
 ) -> FilterDesign:
     """Design a filter to be applied forward-backward (zero phase) by :func:`apply_filter`.
 
-    ``ftype``: ``"butter"``/``"butterworth"`` (Butterworth of ``order`` as second-order sections) or
-    ``"fir"`` (Hamming-window ``firwin``). ``btype``: ``bandpass``, ``lowpass``, ``highpass`` or
-    ``bandstop``; ``band_hz`` is ``[lo, hi]`` for band types and a scalar cut for low/high-pass.
+    Parameters
+    ----------
+    fs_hz
+        Sampling rate (Hz).
+    band_hz
+        ``[lo, hi]`` (Hz) for band types, a scalar cut (Hz) for low/high-pass.
+    order
+        Butterworth order (per pass; positive integer). Ignored for FIR.
+    ftype
+        ``"butter"``/``"butterworth"`` (Butterworth of ``order`` as second-order sections) or ``"fir"``
+        (Hamming-window ``firwin``); case-insensitive.
+    btype
+        ``bandpass``, ``lowpass``, ``highpass`` or ``bandstop``.
+    numtaps
+        FIR length; None picks :func:`recommended_numtaps`. An explicit value must be odd (type-I linear
+        phase: integer delay, any btype) and >= 3; a value below the recommended one only warns, because a
+        short filter is sometimes wanted on purpose, but its transition band is then wider than the distance
+        to 0 Hz (or between the edges) and the nominal band is not achieved.
 
-    FIR ``numtaps``: None picks :func:`recommended_numtaps`. An explicit value must be odd (type-I
-    linear phase: integer delay, any btype) and >= 3; a value below the recommended one only warns,
-    because a short filter is sometimes wanted on purpose, but its transition band is then wider than
-    the distance to 0 Hz (or between the edges) and the nominal band is not achieved.
+    Returns
+    -------
+    FilterDesign
+        Read-only coefficients.
 
-    Raises ValueError naming ``filter_range``/``cut`` when not ``0 < lo < hi < fs/2``.
+    Raises
+    ------
+    ValueError
+        Naming ``filter_range``/``cut`` when not ``0 < lo < hi < fs/2``; also for a non-positive ``fs_hz``,
+        an unknown ``btype``/``ftype``, a bad Butterworth ``order`` or a bad FIR ``numtaps``.
     """
     fs_hz = float(fs_hz)
     if not (np.isfinite(fs_hz) and fs_hz > 0):
@@ -233,6 +304,23 @@ def apply_filter(x: np.ndarray, design: FilterDesign) -> np.ndarray:
     Runs shorter than ``design.min_run_samples`` come back as NaN. Edge transients within a few
     periods of the lowest cutoff of each run's ends remain (odd-extension padding only softens them).
     Memory: a few times the run length in float64 (padding copy, filter state / FFT blocks).
+
+    Parameters
+    ----------
+    x
+        1-D signal, NaN in gaps.
+    design
+        From :func:`design_bandpass`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Filtered signal, float64, same length.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D.
     """
     x = _as_1d_float(x)
     out = np.full(x.shape, np.nan)
@@ -259,15 +347,43 @@ def bandpass(
     """Design (:func:`design_bandpass`) and apply (:func:`apply_filter`) in one call.
 
     Defaults match the reference pipeline's filter: Butterworth order 2, forward-backward.
+
+    Parameters
+    ----------
+    x
+        1-D signal, NaN in gaps.
+    fs_hz, band_hz, order, ftype, btype, numtaps
+        As :func:`design_bandpass`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Filtered signal, float64, NaN in gaps and in runs too short to filter.
+
+    Raises
+    ------
+    ValueError
+        As :func:`design_bandpass` and :func:`apply_filter`.
     """
     design = design_bandpass(fs_hz, band_hz, order=order, ftype=ftype, btype=btype, numtaps=numtaps)
     return apply_filter(x, design)
 
 
 def frequency_response_db(design: FilterDesign, freqs_hz: np.ndarray) -> np.ndarray:
-    """Gain in dB of the zero-phase (forward-backward) filter at ``freqs_hz``: 20*log10(|H|^2).
+    """Gain (dB) of the zero-phase (forward-backward) filter at ``freqs_hz``: ``20*log10(|H|^2)``.
 
-    Exact zeros map to a very negative finite value (gain floored at the smallest normal float).
+    Parameters
+    ----------
+    design
+        The filter.
+    freqs_hz
+        Frequencies (Hz), any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Gains (dB), shaped like ``freqs_hz``. Exact zeros map to a very negative finite value (gain floored
+        at the smallest normal float).
     """
     freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=np.float64))
     if design.sos is not None:
@@ -302,6 +418,21 @@ def analytic_signal(x: np.ndarray) -> np.ndarray:
     5 x the run's float64 size (rfft half-spectrum plus a full complex spectrum plus the output), e.g.
     ~6 GB for one 40 kHz hour (144 M samples). As for any FFT Hilbert transform, samples near run
     ends carry edge effects.
+
+    Parameters
+    ----------
+    x
+        1-D real signal, NaN in gaps.
+
+    Returns
+    -------
+    numpy.ndarray
+        complex128, same length.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D.
     """
     x = _as_1d_float(x)
     out = np.full(x.shape, np.nan + 1j * np.nan, dtype=np.complex128)
@@ -314,6 +445,21 @@ def hilbert_phase(x: np.ndarray) -> np.ndarray:
     """Instantaneous phase (rad, in (-pi, pi]) of the analytic signal per finite run; NaN in gaps.
 
     Only meaningful for narrow-band signals: filter first, or use :func:`band_phase`.
+
+    Parameters
+    ----------
+    x
+        1-D real signal, NaN in gaps.
+
+    Returns
+    -------
+    numpy.ndarray
+        Phase (rad), float64; -pi is mapped to pi.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D.
     """
     phase = np.angle(analytic_signal(x))
     phase[phase == -np.pi] = np.pi
@@ -321,15 +467,52 @@ def hilbert_phase(x: np.ndarray) -> np.ndarray:
 
 
 def hilbert_amplitude(x: np.ndarray) -> np.ndarray:
-    """Instantaneous amplitude (envelope, units of ``x``) per finite run; NaN in gaps."""
+    """Instantaneous amplitude (envelope, units of ``x``) per finite run; NaN in gaps.
+
+    Parameters
+    ----------
+    x
+        1-D real signal, NaN in gaps.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``|analytic_signal(x)|``, float64.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D.
+    """
     return np.abs(analytic_signal(x))
 
 
 def band_phase(x: np.ndarray, fs_hz: float, band_hz: Sequence[float] | float, **filter_kw) -> np.ndarray:
-    """Phase (rad, (-pi, pi]) of ``x`` band-passed to ``band_hz`` (``filter_kw`` go to :func:`bandpass`).
+    """Phase (rad, (-pi, pi]) of ``x`` band-passed to ``band_hz``.
 
     This is the scientifically intended quantity (e.g. delta 0.5-4 Hz phase). The reference toolkit
     took the Hilbert phase of the *raw* signal even when filtering was enabled (:func:`hilbert_phase` of
     the unfiltered signal reproduces it).
+
+    Parameters
+    ----------
+    x
+        1-D signal, NaN in gaps.
+    fs_hz
+        Sampling rate (Hz).
+    band_hz
+        Pass band (Hz).
+    **filter_kw
+        Passed to :func:`bandpass` (``order``, ``ftype``, ``btype``, ``numtaps``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Phase (rad), NaN in gaps and in runs too short to filter.
+
+    Raises
+    ------
+    ValueError
+        As :func:`bandpass`.
     """
     return hilbert_phase(bandpass(x, fs_hz, band_hz, **filter_kw))

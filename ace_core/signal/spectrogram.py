@@ -29,9 +29,15 @@ _BATCH_BYTES = 64 * 2**20
 class Spectrogram:
     """Multitaper spectrogram.
 
-    ``psd``: (n_freqs, n_windows) one-sided power spectral density, units^2/Hz (NaN columns for windows
-    touching a NaN gap). ``t_s``: window centres in s relative to the first sample (add the signal's t0).
-    ``f_hz``: frequencies of the rows.
+    Attributes
+    ----------
+    psd
+        (n_freqs, n_windows) one-sided power spectral density, units^2/Hz (NaN columns for windows
+        touching a NaN gap).
+    t_s
+        Window centres (s) relative to the first sample (add the signal's t0).
+    f_hz
+        Frequencies of the rows (Hz).
     """
 
     psd: np.ndarray
@@ -40,7 +46,7 @@ class Spectrogram:
 
     @property
     def psd_db(self) -> np.ndarray:
-        """``10*log10(psd)``; zero power gives -inf (all-zero windows), NaN stays NaN."""
+        """``10*log10(psd)`` (dB); zero power gives -inf (all-zero windows), NaN stays NaN."""
         with np.errstate(divide="ignore"):
             return 10.0 * np.log10(self.psd)
 
@@ -87,19 +93,49 @@ def multitaper_spectrogram(
     detrend: str | None = "linear",
     min_nfft: int = 0,
 ) -> Spectrogram:
-    """Multitaper spectrogram of a 1-D signal with unity taper weights (reference algorithm).
+    """Multitaper spectrogram of a 1-D signal with unity taper weights (the reference algorithm).
 
     Tapers: ``K = floor(2*TW) - 1`` DPSS (unless ``n_tapers``), unit energy. Windows of
     ``round(window_length_s*fs)`` samples (warning if not integral) start every
     ``round(window_step_s*fs)`` samples while they fit; ``nfft`` is the next power of two >= the window
-    (and >= the next power of two of ``min_nfft``). Per window: any NaN -> NaN column; otherwise detrend
-    (``"linear"``, ``"constant"``, ``"off"``/None), taper, FFT, average |X|^2 over tapers, double all bins
-    but DC and Nyquist, divide by fs. Rows are the FFT bins within ``freq_lims_hz`` (upper limit capped
-    at Nyquist). White noise of variance s^2 integrates (sum(psd)*df over 0..fs/2) to s^2.
+    (and >= the next power of two of ``min_nfft``). Per window: any NaN -> NaN column; otherwise detrend,
+    taper, FFT, average |X|^2 over tapers, double all bins but DC and Nyquist, divide by fs. White noise of
+    variance s^2 integrates (sum(psd)*df over 0..fs/2) to s^2.
 
     Memory is bounded: windows are processed in batches of about 64 MB of spectra (measured peak
     ~220 MB beyond the signal for 30 s windows at 40 kHz). At 40 kHz each window needs three 2^21-point
     FFTs (~3 min per recorded hour); for a 0-50 Hz spectrogram use :func:`decimate_for_spectrogram` first.
+
+    Parameters
+    ----------
+    x
+        1-D signal, NaN in gaps.
+    fs_hz
+        Sampling rate (Hz), used as the true float.
+    window_length_s, window_step_s
+        Window length and step (s).
+    freq_lims_hz
+        ``(low, high)`` (Hz): rows are the FFT bins within it (upper limit capped at Nyquist).
+    time_bandwidth
+        Time-bandwidth product TW.
+    n_tapers
+        Number of DPSS tapers; None: ``floor(2*TW) - 1``.
+    detrend
+        ``"linear"``, ``"constant"``, or ``"off"``/``"none"``/None/False.
+    min_nfft
+        Minimum FFT length (0: none).
+
+    Returns
+    -------
+    Spectrogram
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D, ``fs_hz`` is not positive, ``detrend`` is unknown, ``time_bandwidth <= 0``, there
+        is no taper (TW < 1) or more tapers than window samples, ``freq_lims_hz`` is not
+        ``0 <= low <= high`` with ``low <= Nyquist``, a window or step is shorter than one sample, or the
+        signal is shorter than one window.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
@@ -176,9 +212,30 @@ def decimate_for_spectrogram(x: np.ndarray, fs_hz: float, max_freq_hz: float) ->
     cutoff 0.8 x the new Nyquist, zero phase) but in second-order sections, so one stage works for large
     q; the 4x margin keeps aliases (which fold from >= 1.5 x the new Nyquist) far below the pass band.
 
-    Output sample k is input sample k*q (same t0; fs_new = fs/q). Each finite run is filtered
-    separately; output samples whose source sample is non-finite are NaN, and runs too short for the
-    filter padding (27 samples) are NaN. Returns ``(x as float64 copy, fs_hz)`` when q < 2.
+    Output sample k is input sample k*q (same t0). Each finite run is filtered separately; output samples
+    whose source sample is non-finite are NaN, and runs too short for the filter padding (27 samples) are
+    NaN.
+
+    Parameters
+    ----------
+    x
+        1-D signal, NaN in gaps.
+    fs_hz
+        Sampling rate (Hz).
+    max_freq_hz
+        Highest frequency the spectrogram needs (Hz).
+
+    Returns
+    -------
+    x_new : numpy.ndarray
+        Decimated signal, float64; a copy of ``x`` when q < 2.
+    fs_new : float
+        ``fs_hz / q`` (Hz); ``fs_hz`` when q < 2.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D or ``fs_hz``/``max_freq_hz`` is not positive.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:

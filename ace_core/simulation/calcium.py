@@ -62,13 +62,22 @@ _NONRIGID_COMPONENTS = 2  # spatial sinusoids per displacement axis
 class CalciumMovieSpec:
     """Parameters of one synthetic movie. Brightness and noise are in 8-bit grey units (0-255).
 
-    `spike_amplitude` is the peak of an isolated spike's trace (traces are dimensionless); a neuron's pixel
-    increment is `neuron_brightness * trace * footprint`, footprints peaking at 1.
-    `rise_time_s` is the kernel's time to peak, `decay_time_s` its decay time constant.
-    Noise: Gaussian read noise `noise_std` plus shot noise of variance `shot_noise_gain * signal`
-    (Gaussian approximation of Poisson with `1 / shot_noise_gain` photons per grey level).
-    `vignette_strength`: fractional sensor-fixed illumination fall-off at the frame corners.
-    `rigid_motion_px` bounds |rigid shift| per axis; `nonrigid_motion_px` bounds |warp| per axis.
+    Attributes
+    ----------
+    height_px, width_px, n_neurons, neuron_radius_px, n_vessels, frame_rate_hz, seed
+        Frame size (px), neurons and their radius (px), blood vessels, frame rate (Hz), random seed.
+    decay_time_s, rise_time_s, spike_amplitude
+        The calcium kernel's decay time constant and time to peak (s); the peak of an isolated spike's
+        trace (traces are dimensionless).
+    baseline_brightness, background_modulation, neuron_brightness
+        Mean background; relative excursion of its bleaching and drift; a neuron's pixel increment is
+        ``neuron_brightness * trace * footprint``, footprints peaking at 1.
+    noise_std, shot_noise_gain
+        Gaussian read noise plus shot noise of variance ``shot_noise_gain * signal`` (Gaussian
+        approximation of Poisson with ``1 / shot_noise_gain`` photons per grey level).
+    vignette_strength, rigid_motion_px, nonrigid_motion_px
+        Fractional sensor-fixed illumination fall-off at the frame corners; bounds of |rigid shift| and
+        of |warp| per axis (px).
     """
 
     height_px: int = 128
@@ -91,6 +100,7 @@ class CalciumMovieSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        """Check every value: ValueError names each one out of range."""
         problems = []
         if self.height_px < 1 or self.width_px < 1:
             problems.append(f"frame size must be positive, got {self.height_px}x{self.width_px}")
@@ -125,14 +135,14 @@ class NonrigidWarp:
     amplitudes_px: np.ndarray  # (T, 2, M), slow in time
 
     def basis(self, height_px: int, width_px: int) -> np.ndarray:
-        """(2, M, H, W) float32 unit sinusoids, computed once per rendered chunk."""
+        """(2, M, H, W) float32 unit sinusoids of a ``height_px`` x ``width_px`` frame (once per chunk)."""
         rows, cols = np.indices((height_px, width_px), dtype=np.float64)
         k = self.wavevectors_cyc_per_px
         arg = 2 * np.pi * (k[..., 0, None, None] * rows + k[..., 1, None, None] * cols)
         return np.sin(arg + self.phases_rad[..., None, None]).astype(np.float32)
 
     def field(self, t: int, height_px: int, width_px: int) -> np.ndarray:
-        """(2, H, W) non-rigid displacement (dy, dx) in px at frame t."""
+        """(2, H, W) non-rigid displacement (dy, dx) (px) at frame ``t``."""
         return _warp_from_basis(self.amplitudes_px[t], self.basis(height_px, width_px))
 
 
@@ -171,14 +181,14 @@ class CalciumTruth:
     nonrigid: NonrigidWarp
 
     def displacement_field(self, t: int) -> np.ndarray:
-        """(2, H, W) float32 total tissue displacement (dy, dx) at frame t: rigid + non-rigid."""
+        """(2, H, W) float32 total tissue displacement (dy, dx) (px) at frame ``t``: rigid + non-rigid."""
         h, w = self.spec.height_px, self.spec.width_px
         field = self.nonrigid.field(t, h, w)
         field += self.shifts_px[t].astype(np.float32)[:, None, None]
         return field
 
     def effective_rigid_shifts_px(self) -> np.ndarray:
-        """(T, 2) spatial mean of the total displacement per frame: what an ideal rigid estimate returns."""
+        """(T, 2) spatial mean of the total displacement per frame (px): what ideal rigid estimation finds."""
         basis_mean = self.nonrigid.basis(self.spec.height_px, self.spec.width_px).mean(axis=(2, 3))
         return self.shifts_px + np.einsum("tam,am->ta", self.nonrigid.amplitudes_px, basis_mean)
 
@@ -191,8 +201,23 @@ class CalciumTruth:
 
 
 def simulate_spikes(spike_prob: np.ndarray, seed: int | Sequence[int]) -> np.ndarray:
-    """Bernoulli spikes (N, T) uint8 from per-frame probabilities; the caller shapes the probabilities
-    (e.g. LFP-phase locking), so the ground-truth spike train carries exactly that modulation."""
+    """Bernoulli spikes from per-frame probabilities shaped by the caller (e.g. LFP-phase locking).
+
+    Parameters
+    ----------
+    spike_prob, seed
+        (N, T) probabilities in [0, 1]; the seed of the random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, T) uint8 0/1 spikes: the ground-truth spike train carries exactly that modulation.
+
+    Raises
+    ------
+    ValueError
+        If ``spike_prob`` is not 2-D or holds values outside [0, 1].
+    """
     prob = np.asarray(spike_prob, dtype=np.float64)
     if prob.ndim != 2:
         raise ValueError(f"spike_prob must be (N, T), got shape {prob.shape}")
@@ -203,9 +228,11 @@ def simulate_spikes(spike_prob: np.ndarray, seed: int | Sequence[int]) -> np.nda
 
 
 def kernel_time_constants_s(rise_time_s: float, decay_time_s: float) -> tuple[float, float]:
-    """(tau_rise_s, tau_decay_s) of exp(-t/tau_d) - exp(-t/tau_r) whose peak is at `rise_time_s`.
+    """(tau_rise_s, tau_decay_s) of ``exp(-t/tau_d) - exp(-t/tau_r)`` whose peak is at ``rise_time_s``.
 
-    Useful to compare with an AR(2) fit of the traces (CNMF-E / OASIS deconvolution)."""
+    Useful to compare with an AR(2) fit of the traces (CNMF-E / OASIS deconvolution). ``tau_decay_s`` is
+    ``decay_time_s``; ValueError unless ``0 < rise_time_s < decay_time_s``.
+    """
     if not 0 < rise_time_s < decay_time_s:
         raise ValueError(f"need 0 < rise_time_s < decay_time_s, got {rise_time_s} and {decay_time_s}")
     tau_d = float(decay_time_s)
@@ -222,8 +249,20 @@ def calcium_kernel(
 ) -> np.ndarray:
     """Double-exponential calcium response to one spike, sampled at frame centres, sampled peak 1.
 
-    Sample k is at (k + 0.5) / frame_rate_hz after the spike (spikes at the start of their frame). The default
-    length ends where the kernel has fallen to ~1e-3 of its peak."""
+    Sample k is at (k + 0.5) / frame_rate_hz after the spike (spikes at the start of their frame).
+
+    Parameters
+    ----------
+    frame_rate_hz, rise_time_s, decay_time_s
+        Frame rate (Hz); time to peak and decay time constant (s).
+    length_s
+        Kernel length (s); default: where the kernel has fallen to ~1e-3 of its peak.
+
+    Returns
+    -------
+    numpy.ndarray
+        (K,) float64.
+    """
     tau_r, tau_d = kernel_time_constants_s(rise_time_s, decay_time_s)
     if length_s is None:
         length_s = rise_time_s + tau_d * np.log(1e3)
@@ -401,9 +440,24 @@ def _warp_from_basis(amplitudes: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def make_truth(spec: CalciumMovieSpec, spike_prob: np.ndarray) -> CalciumTruth:
-    """Draw footprints, spikes, background, vignette and motion for a movie of spike_prob.shape[1] frames.
+    """Draw footprints, spikes, background, vignette and motion for a movie of ``spike_prob.shape[1]`` frames.
 
-    `spike_prob` (N, T) is supplied by the caller, who injects the LFP-phase locking into it."""
+    Parameters
+    ----------
+    spec, spike_prob
+        The movie, and its (n_neurons, T) spike probability per frame, supplied by the caller, who injects
+        the LFP-phase locking into it.
+
+    Returns
+    -------
+    CalciumTruth
+        Its arrays are read-only.
+
+    Raises
+    ------
+    ValueError
+        If ``spike_prob`` does not have one row per neuron.
+    """
     prob = np.asarray(spike_prob, dtype=np.float64)
     if prob.ndim != 2 or prob.shape[0] != spec.n_neurons:
         raise ValueError(f"spike_prob must be (n_neurons={spec.n_neurons}, T), got shape {prob.shape}")
@@ -467,10 +521,22 @@ def _tissue_chunk(truth: CalciumTruth, start: int, stop: int) -> np.ndarray:
 
 
 def render_frames(truth: CalciumTruth, start: int, stop: int, *, interpolation_order: int = 1) -> np.ndarray:
-    """Frames [start, stop) as uint8 (stop-start, H, W); see the module docstring for the forward model.
+    """Frames ``[start, stop)`` as uint8 (stop-start, H, W); see the module docstring for the forward model.
 
-    Cost is dominated by `map_coordinates` (order 1: bilinear; order 3 is ~2x slower and sharper).
-    Peak memory ~ (stop-start) * H * W * 5 bytes plus a few (H, W) frames."""
+    Cost is dominated by ``map_coordinates`` (order 1: bilinear; order 3 is ~2x slower and sharper).
+    Peak memory ~ (stop-start) * H * W * 5 bytes plus a few (H, W) frames.
+
+    Parameters
+    ----------
+    truth, start, stop
+        The movie's truth and the frames (ValueError unless ``0 <= start <= stop <= n_frames``).
+    interpolation_order
+        Spline order of the motion resampling.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     if not 0 <= start <= stop <= truth.n_frames:
         raise ValueError(f"need 0 <= start <= stop <= {truth.n_frames}, got [{start}, {stop})")
     spec = truth.spec
@@ -509,7 +575,13 @@ def render_frames(truth: CalciumTruth, start: int, stop: int, *, interpolation_o
 
 
 def iter_frame_chunks(truth: CalciumTruth, chunk_frames: int = 200) -> Iterator[np.ndarray]:
-    """Yield the movie as uint8 chunks of at most `chunk_frames` frames (for streaming writers)."""
+    """Iterate over the movie as uint8 chunks of at most ``chunk_frames`` frames (ValueError if < 1).
+
+    Yields
+    ------
+    numpy.ndarray
+        (n, H, W) uint8, in order (for streaming writers).
+    """
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
     for start in range(0, truth.n_frames, chunk_frames):

@@ -50,7 +50,25 @@ CHANNEL_MIX = {
 
 @dataclass(frozen=True)
 class ExperimentSpec:
-    """Scenario knobs of one synthetic experiment line."""
+    """Scenario knobs of one synthetic experiment line (trailing comments give the rest).
+
+    Attributes
+    ----------
+    line, subject_id, seed
+        Experiment line, animal id, random seed of everything generated.
+    duration_s, frame_rate_hz, frames_per_file, movie
+        Miniscope recording length (s), frame rate (Hz), frames per AVI file, and the movie's parameters
+        (its frame rate and seed are replaced by this spec's).
+    ephys_fs_hz, oscillation, lfp_noise_rms_uv
+        Neuralynx sampling rate (Hz), the shared slow oscillation, pink-noise RMS per channel (µV).
+    base_rate_hz, locked_fraction, preferred_phase_rad, locking_kappa
+        Mean spike rate per neuron (Hz); fraction of neurons locked to the oscillation, with a von Mises
+        tuning of this preferred phase (rad) and concentration.
+    pre_roll_s, post_roll_s
+        Ephys recorded before the first and after the last frame (s).
+    drug, drug_start_s
+        Drug named in the Neuralynx annotation, and its session time (s).
+    """
 
     line: str
     subject_id: str = "SIM01"
@@ -80,6 +98,7 @@ class ExperimentSpec:
 
     @property
     def n_frames(self) -> int:
+        """Number of movie frames: ``round(duration_s * frame_rate_hz)``."""
         return int(round(self.duration_s * self.frame_rate_hz))
 
 
@@ -218,7 +237,26 @@ def _validate(spec: ExperimentSpec) -> None:
 
 
 def generate_experiment(data_path: str | Path, spec: ExperimentSpec) -> ExperimentTruth:
-    """Write one experiment (Neuralynx + Miniscope + truth) under `data_path`; return its truth."""
+    """Write one experiment (Neuralynx + Miniscope + truth) under ``data_path``.
+
+    Parameters
+    ----------
+    data_path
+        The data folder; the layout under it is in the module docstring.
+    spec
+        The scenario.
+
+    Returns
+    -------
+    ExperimentTruth
+        Also saved in the line's ``ground_truth`` folder (:func:`save_truth`).
+
+    Raises
+    ------
+    ValueError
+        If ``ttl_gap`` does not drop >= 2 edges strictly inside the movie, or the spurious edge is outside
+        the movie or inside the TTL gap.
+    """
     _validate(spec)
     data_path = Path(data_path)
     rng = np.random.default_rng([spec.seed, 1])
@@ -264,7 +302,7 @@ def generate_experiment(data_path: str | Path, spec: ExperimentSpec) -> Experime
         session_metadata={
             "animalName": spec.subject_id,
             "experimentName": f"line_{spec.line}",
-            "researcherName": "ace_core.synth_experiment",
+            "researcherName": "ace_core.simulation.experiment",
         },
         recording_start=stamp + dt.timedelta(minutes=5),
     )
@@ -358,6 +396,17 @@ def save_truth(truth: ExperimentTruth) -> None:
 
 
 def experiment_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
+    """The line's row of ``experiments.csv`` (column name -> value), directories relative to the data path.
+
+    Parameters
+    ----------
+    spec, truth
+        The scenario and what was written for it.
+
+    Returns
+    -------
+    dict
+    """
     return {
         "line number": spec.line,
         "id": spec.subject_id,
@@ -379,6 +428,19 @@ def experiment_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
 
 
 def parameter_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
+    """The line's row of ``analysis_parameters.csv``: TTL deletions, LFP filter and channel, crop, gSig, gSiz.
+
+    gSig is about 0.6 neuron radius (at least 2 px) and gSiz 4 gSig + 1, as a lab tunes them per line.
+
+    Parameters
+    ----------
+    spec, truth
+        The scenario and what was written for it.
+
+    Returns
+    -------
+    dict
+    """
     g_sig = max(2, int(round(0.6 * spec.movie.neuron_radius_px)))
     return {
         "line number": spec.line,
@@ -397,7 +459,27 @@ def parameter_row(spec: ExperimentSpec, truth: ExperimentTruth) -> dict:
 def generate_project(
     project_path: str | Path, data_path: str | Path, specs: Sequence[ExperimentSpec]
 ) -> dict[str, ExperimentTruth]:
-    """Generate every experiment and write the project's two CSVs (replacing them)."""
+    """Generate every experiment and write the project's two CSVs (replacing them).
+
+    Parameters
+    ----------
+    project_path
+        Folder of ``experiments.csv`` and ``analysis_parameters.csv`` (created if needed).
+    data_path
+        Folder the experiments are written under.
+    specs
+        One scenario per line.
+
+    Returns
+    -------
+    dict of str to ExperimentTruth
+        By line.
+
+    Raises
+    ------
+    ValueError
+        As :func:`generate_experiment`.
+    """
     project_path = Path(project_path)
     project_path.mkdir(parents=True, exist_ok=True)
     truths = {s.line: generate_experiment(data_path, s) for s in specs}
@@ -413,11 +495,28 @@ def generate_project(
 
 
 def load_truth_json(truth_dir: str | Path) -> dict:
+    """The scenario and scalars that :func:`save_truth` wrote.
+
+    Parameters
+    ----------
+    truth_dir
+        The line's ``ground_truth`` folder.
+
+    Returns
+    -------
+    dict
+        The parsed ``truth.json``.
+    """
     return json.loads((Path(truth_dir) / "truth.json").read_text())
 
 
 def demo_specs() -> list[ExperimentSpec]:
-    """The demo project: a clean line, a TTL gap + spurious edge line, a 2-segment 30 fps line."""
+    """The demo project: a clean line, a TTL gap + spurious edge line, a 2-segment 30 fps line.
+
+    Returns
+    -------
+    list of ExperimentSpec
+    """
     return [
         ExperimentSpec(
             line="1", subject_id="SIM01", seed=1, crop_coords=(6, 4, 122, 120), head_orientation=True

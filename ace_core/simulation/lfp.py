@@ -14,6 +14,22 @@ import numpy as np
 
 @dataclass(frozen=True)
 class OscillationSpec:
+    """The shared slow oscillation of a simulated experiment.
+
+    Attributes
+    ----------
+    freq_hz
+        Mean frequency (Hz).
+    amplitude_uv
+        Mean amplitude (µV).
+    freq_drift
+        Relative, slow (sub-0.05 Hz) wander of the instantaneous frequency.
+    amplitude_drift
+        Relative slow wander of the envelope.
+    phase0_rad
+        Phase at t = 0 (rad).
+    """
+
     freq_hz: float = 1.5
     amplitude_uv: float = 200.0
     freq_drift: float = 0.05  # relative, slow (sub-0.05 Hz) wander of the instantaneous frequency
@@ -32,10 +48,24 @@ def _slow_noise(rng: np.random.Generator, t_s: np.ndarray, corner_hz: float) -> 
 
 
 def oscillation_phase(spec: OscillationSpec, t_s: np.ndarray, seed: int) -> np.ndarray:
-    """True unwrapped phase phi(t) (rad) of the oscillation at times t_s (same seed -> same phase).
+    """True unwrapped phase phi(t) (rad) of the oscillation at times ``t_s`` (same seed -> same phase).
 
     The instantaneous frequency is f0 * (1 + drift * w(t)) with w a sum of slow sinusoids; its integral is
     taken in closed form so the phase does not depend on the sampling grid.
+
+    Parameters
+    ----------
+    spec
+        The oscillation.
+    t_s
+        Times (s).
+    seed
+        Seed of the frequency wander.
+
+    Returns
+    -------
+    numpy.ndarray
+        Phase (rad), shaped like ``t_s``.
     """
     rng = np.random.default_rng([seed, 101])
     freqs = rng.uniform(0.1, 1.0, 4) * 0.02
@@ -47,6 +77,22 @@ def oscillation_phase(spec: OscillationSpec, t_s: np.ndarray, seed: int) -> np.n
 
 
 def oscillation_envelope(spec: OscillationSpec, t_s: np.ndarray, seed: int) -> np.ndarray:
+    """Amplitude a(t) (µV) of the oscillation at times ``t_s``: a slow wander around ``amplitude_uv``.
+
+    Parameters
+    ----------
+    spec
+        The oscillation.
+    t_s
+        Times (s).
+    seed
+        Seed of the wander (same seed -> same envelope).
+
+    Returns
+    -------
+    numpy.ndarray
+        Amplitude (µV), shaped like ``t_s``.
+    """
     rng = np.random.default_rng([seed, 102])
     return spec.amplitude_uv * (1.0 + spec.amplitude_drift * _slow_noise(rng, t_s, 0.05))
 
@@ -54,7 +100,26 @@ def oscillation_envelope(spec: OscillationSpec, t_s: np.ndarray, seed: int) -> n
 def pink_noise(
     n: int, fs_hz: float, rms_uv: float, rng: np.random.Generator, f_min_hz: float = 0.1
 ) -> np.ndarray:
-    """1/f-power noise with the given RMS (flat below f_min_hz so the DC does not blow up)."""
+    """1/f-power noise with the given RMS (flat below ``f_min_hz`` so the DC does not blow up).
+
+    Parameters
+    ----------
+    n
+        Number of samples.
+    fs_hz
+        Sampling rate (Hz).
+    rms_uv
+        RMS of the result (µV).
+    rng
+        Random generator.
+    f_min_hz
+        Corner frequency (Hz) below which the spectrum is flat.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) noise (µV), zero mean.
+    """
     if n == 0:
         return np.zeros(0)
     spec = np.fft.rfft(rng.standard_normal(n))
@@ -76,7 +141,32 @@ def synth_lfp(
     phase_offset_rad: float = 0.0,
     noise_seed: int = 0,
 ) -> np.ndarray:
-    """LFP samples (µV) at times t_s: scaled/shifted copy of the shared oscillation plus own pink noise."""
+    """LFP samples (µV) at times ``t_s``: scaled/shifted copy of the shared oscillation plus own pink noise.
+
+    Parameters
+    ----------
+    t_s
+        Sample times (s).
+    fs_hz
+        Sampling rate (Hz), for the noise spectrum.
+    spec
+        The shared oscillation.
+    seed
+        Seed of the experiment (the oscillation's phase and envelope).
+    noise_rms_uv
+        RMS of this channel's pink noise (µV).
+    gain
+        Scale of the oscillation in this channel.
+    phase_offset_rad
+        Phase shift of the oscillation in this channel (rad).
+    noise_seed
+        Seed of this channel's noise, so channels sharing the oscillation get different noise.
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples (µV), shaped like ``t_s``.
+    """
     phi = oscillation_phase(spec, t_s, seed) + phase_offset_rad
     rng = np.random.default_rng([seed, 200 + noise_seed])
     return gain * oscillation_envelope(spec, t_s, seed) * np.cos(phi) + pink_noise(

@@ -1,4 +1,4 @@
-"""Score CNMF-E estimates against the ground truth of `synth_calcium` (detection, traces, spikes).
+"""Score CNMF-E estimates against the truth of :mod:`ace_core.simulation.calcium` (detection, traces, spikes).
 
 Matching: truth footprints are in the tissue frame and peak-normalised; the estimate is ~ footprint x
 vignette up to scale, so both are compared as unit-L2-norm vectors (the truth multiplied by the vignette when
@@ -27,6 +27,28 @@ __all__ = ["CNMFEScore", "events_from_spikes", "match_events", "match_footprints
 
 @dataclass
 class CNMFEScore:
+    """Result of :func:`score_cnmfe`.
+
+    Attributes
+    ----------
+    n_true, n_found
+        Units in the truth and in the estimates.
+    matches
+        ``(found index, true index)`` pairs.
+    unmatched_found, unmatched_true
+        Indices left without a match.
+    precision, recall, f1
+        Detection scores.
+    trace_r
+        Pearson r of C and the true trace, per match.
+    median_r
+        Median of ``trace_r`` (0 without matches).
+    spike_recall, spike_precision
+        Event scores pooled over all matched units.
+    details
+        Cosine and centroid-distance matrices and the pooled event counts.
+    """
+
     n_true: int
     n_found: int
     matches: list[tuple[int, int]]  # (found index, true index)
@@ -61,8 +83,26 @@ def match_footprints(
     max_distance_px: float = 3.0,
     min_cosine: float = 0.5,
 ) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
-    """Hungarian matching of found footprints A (P, K) to true (N, H, W); returns (matches, cosine (K, N),
-    centroid distance (K, N))."""
+    """Hungarian matching of found footprints to true ones (see the module docstring).
+
+    Parameters
+    ----------
+    A
+        (P, K) found footprints, dense or sparse.
+    true_footprints
+        (N, H, W) true footprints.
+    vignette
+        (H, W) sensor-fixed gain the true footprints are multiplied by; None: none.
+    max_distance_px, min_cosine
+        A pair is eligible when its centroids are this close (px) or its cosine similarity this high.
+
+    Returns
+    -------
+    matches : list of tuple of int
+        ``(found index, true index)`` pairs.
+    cosine, distance : numpy.ndarray
+        (K, N) cosine similarities and centroid distances (px).
+    """
     n, h, w = true_footprints.shape
     tf = true_footprints.reshape(n, h * w).T.astype(np.float64)
     if vignette is not None:
@@ -82,7 +122,20 @@ def match_footprints(
 
 
 def events_from_spikes(s: np.ndarray, min_size: float = 0.0) -> np.ndarray:
-    """Event frames from a spike train: runs of consecutive frames with s > min_size, each at its maximum."""
+    """Event frames from a spike train: runs of consecutive frames with ``s > min_size``, each at its maximum.
+
+    Parameters
+    ----------
+    s
+        (T,) spikes.
+    min_size
+        Spikes at or below this are ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 event frames, in order.
+    """
     active = np.asarray(s) > min_size
     if not active.any():
         return np.zeros(0, np.int64)
@@ -92,7 +145,19 @@ def events_from_spikes(s: np.ndarray, min_size: float = 0.0) -> np.ndarray:
 
 
 def match_events(true_frames: np.ndarray, found_frames: np.ndarray, tolerance_frames: int = 2) -> int:
-    """Number of one-to-one matches within +-tolerance (greedy in time order, each found event used once)."""
+    """Number of one-to-one matches within +-tolerance (greedy in time order, each found event used once).
+
+    Parameters
+    ----------
+    true_frames, found_frames
+        Event frames.
+    tolerance_frames
+        Largest distance (frames) of a match.
+
+    Returns
+    -------
+    int
+    """
     found = np.sort(np.asarray(found_frames))
     used = np.zeros(found.size, bool)
     n = 0
@@ -121,10 +186,32 @@ def score_cnmfe(
     tolerance_frames: int = 2,
     found_events: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CNMFEScore:
-    """Score found units (A, C, S) against a `synth_calcium.CalciumTruth` (see module docstring).
+    """Score found units (A, C, S) against a :class:`~ace_core.simulation.calcium.CalciumTruth`.
 
-    `found_events`, a flat event table (unit index, frame) as `analysis.events.events_from_traces` returns,
-    replaces the events taken from S when given."""
+    See the module docstring for the rules.
+
+    Parameters
+    ----------
+    A
+        (P, K) found footprints.
+    C
+        (K, T) found traces.
+    S
+        (K, T) found spikes, or None (no event scores unless ``found_events`` is given).
+    truth
+        The ground truth.
+    max_distance_px, min_cosine
+        As :func:`match_footprints`.
+    tolerance_frames
+        As :func:`match_events`.
+    found_events
+        A flat event table (unit index, frame) as :func:`ace_core.analysis.events.events_from_traces`
+        returns; replaces the events taken from S when given.
+
+    Returns
+    -------
+    CNMFEScore
+    """
     matches, cos, dist = match_footprints(
         A, truth.footprints, vignette=truth.vignette, max_distance_px=max_distance_px, min_cosine=min_cosine
     )

@@ -94,6 +94,15 @@ def atomic_file(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[IO
     IO
         The open temporary file. It is flushed and fsynced before the rename, and readable by all
         (mode 644) like a file written directly.
+
+    Raises
+    ------
+    ValueError
+        For another ``mode``.
+
+    Notes
+    -----
+    On an exception the temporary file is removed and an existing ``path`` is left untouched.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")

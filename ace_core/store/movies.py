@@ -43,16 +43,46 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_region(tmp_path: str | Path, start: int, frames: np.ndarray) -> None:
-    """Write frames [start, start + n) into an open writer's store (callable from worker processes).
+    """Write frames ``[start, start + n)`` into an open writer's store (callable from worker processes).
 
     Regions should be aligned to the writer's chunk size when several processes write at once.
+
+    Parameters
+    ----------
+    tmp_path
+        :attr:`MovieWriter.tmp_path` of an entered writer.
+    start
+        First frame.
+    frames
+        (n, height, width), cast to the store's dtype.
     """
     arr = zarr.open_array(str(Path(tmp_path) / MOVIE_VARIABLE), mode="r+")
     arr[start : start + frames.shape[0]] = frames
 
 
 class MovieWriter:
-    """Context manager building a movie product in a temporary store and publishing it atomically."""
+    """Context manager building a movie product in a temporary store and publishing it atomically.
+
+    Parameters
+    ----------
+    path
+        Final path of the product.
+    n_frames, height, width
+        Movie shape (frames, px, px).
+    dtype
+        Stored dtype; float movies get NaN as fill value, integer movies none (xarray would mask it).
+    chunk_frames
+        Frames per zarr chunk (each chunk holds whole frames).
+    attrs
+        Product attributes, written on exit (numpy values converted to JSON types).
+
+    Attributes
+    ----------
+    path, shape, dtype, chunk_frames, attrs
+        As given (``shape`` is ``(n_frames, height, width)``).
+    tmp_path
+        The temporary store while the writer is entered, else None.
+    """
 
     def __init__(
         self,
@@ -65,6 +95,7 @@ class MovieWriter:
         chunk_frames: int = 100,
         attrs: dict[str, Any] | None = None,
     ) -> None:
+        """Describe the product; nothing is created before ``__enter__``."""
         self.path = Path(path)
         self.shape = (int(n_frames), int(height), int(width))
         self.dtype = np.dtype(dtype)
@@ -75,6 +106,7 @@ class MovieWriter:
         self._extra: list[xr.Dataset] = []
 
     def __enter__(self) -> "MovieWriter":
+        """Create the temporary store with an empty ``movie`` array; return the writer."""
         self.tmp_path = self._stack.enter_context(atomic_directory(self.path))
         group = zarr.open_group(str(self.tmp_path), mode="w", zarr_format=ZARR_FORMAT)
         # No fill value for integer movies: xarray would mask it (e.g. every 0 of a uint8 movie) and decode
@@ -91,6 +123,20 @@ class MovieWriter:
         return self
 
     def write(self, start: int, frames: np.ndarray) -> None:
+        """Write frames ``[start, start + n)``, cast to the writer's dtype.
+
+        Parameters
+        ----------
+        start
+            First frame.
+        frames
+            (n, height, width).
+
+        Raises
+        ------
+        ValueError
+            If the frame size differs from the writer's or the frames fall outside ``0..n_frames``.
+        """
         if frames.shape[1:] != self.shape[1:]:
             raise ValueError(f"{self.path}: frames of shape {frames.shape[1:]}, expected {self.shape[1:]}")
         if start < 0 or start + frames.shape[0] > self.shape[0]:
@@ -100,10 +146,17 @@ class MovieWriter:
         write_region(self.tmp_path, start, frames.astype(self.dtype, copy=False))
 
     def add_variables(self, ds: xr.Dataset) -> None:
-        """Small arrays stored beside the movie (dims must not clash with the movie's frame/y/x sizes)."""
+        """Small arrays stored beside the movie (dims must not clash with the movie's frame/y/x sizes).
+
+        Parameters
+        ----------
+        ds
+            Variables written into the store on exit (per-frame / per-pixel arrays: shifts, projections, ...).
+        """
         self._extra.append(ds)
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        """On success write the extra variables and attributes and publish the store; on error discard it."""
         try:
             if exc_type is None:
                 for ds in self._extra:
@@ -118,7 +171,22 @@ class MovieWriter:
 
 
 def open_movie(path: str | Path) -> xr.Dataset:
-    """Lazy dataset of a movie product (nothing is read until sliced, e.g. `.movie[i:j].values`)."""
+    """Lazy dataset of a movie product (nothing is read until sliced, e.g. ``.movie[i:j].values``).
+
+    Parameters
+    ----------
+    path
+        Path of the product.
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    FileNotFoundError
+        When the product has not been written.
+    """
     return open_dataset(path)
 
 
@@ -139,6 +207,11 @@ def write_movie_reference(
         The Miniscope session or device folder.
     attrs
         More attributes to record (e.g. why the step was skipped).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     with atomic_directory(Path(path)) as tmp:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=ZARR_FORMAT)
@@ -149,6 +222,17 @@ def write_movie_reference(
 
 def open_movie_source(path: str | Path) -> FrameSource:
     """A lazy, picklable frame source over a movie product (or the raw recording it refers to).
+
+    Parameters
+    ----------
+    path
+        Path of the product.
+
+    Returns
+    -------
+    FrameSource
+        A :class:`~ace_core.io.frames.ZarrMovieSource`, or a :class:`~ace_core.io.frames.MiniscopeSource`
+        for a product written by :func:`write_movie_reference`.
 
     Raises
     ------

@@ -51,8 +51,23 @@ def _frame_clocks(frame_host_times_s: np.ndarray, t_ca_im_s: np.ndarray) -> tupl
 def map_between_clocks(times_s: np.ndarray, from_frames_s: np.ndarray, to_frames_s: np.ndarray) -> np.ndarray:
     """Map ``times_s`` from one clock to the other through the frames, linearly between frames.
 
-    ``from_frames_s[k]`` and ``to_frames_s[k]`` are the times of frame ``k`` on the two clocks (both
-    non-decreasing). Times before the first or after the last frame (and NaN inputs) give NaN.
+    Parameters
+    ----------
+    times_s
+        Times (s) on the "from" clock, any shape.
+    from_frames_s, to_frames_s
+        Time (s) of each frame ``k`` on the two clocks (finite, non-decreasing, same length).
+
+    Returns
+    -------
+    numpy.ndarray
+        Times (s) on the "to" clock, shaped like ``times_s``. Times before the first or after the last frame
+        (and NaN inputs) give NaN.
+
+    Raises
+    ------
+    ValueError
+        If the frame times differ in length, are empty, non-finite or decreasing.
     """
     src, dst = _frame_clocks(from_frames_s, to_frames_s)
     t = np.asarray(times_s, dtype=np.float64)
@@ -60,7 +75,21 @@ def map_between_clocks(times_s: np.ndarray, from_frames_s: np.ndarray, to_frames
 
 
 def nearest_frame(times_s: np.ndarray, frame_times_s: np.ndarray) -> np.ndarray:
-    """Index of the frame nearest to each time (ties to the earlier frame); -1 outside the frames' span."""
+    """Index of the frame nearest to each time (ties to the earlier frame).
+
+    Parameters
+    ----------
+    times_s
+        Times (s), any shape.
+    frame_times_s
+        Frame times (s) on the same clock, non-decreasing.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 frame indices shaped like ``times_s``; -1 outside the frames' span (and for NaN times or no
+        frames).
+    """
     frames = np.asarray(frame_times_s, dtype=np.float64).ravel()
     t = np.asarray(times_s, dtype=np.float64)
     out = np.full(t.shape, -1, dtype=np.int64)

@@ -27,7 +27,25 @@ from ace_core.errors import SyncError
 
 @dataclass(frozen=True)
 class FrameClock:
-    """Ephys-clock time of every movie frame plus the provenance of each time."""
+    """Ephys-clock time of every movie frame plus the provenance of each time.
+
+    Attributes
+    ----------
+    t_ca_im_s
+        (n_frames,) float64: time of each frame (s) on the ephys session clock.
+    interpolated
+        (n_frames,) bool: the time was filled in over a TTL gap.
+    low_confidence_periods
+        (n, 2) int64: ``[last good frame, first good frame]`` around each run of filled frames.
+    gaps
+        (n, 3) float64: ``[edge index before the gap (raw), gap length (s), frames inserted]``.
+    deleted_indices
+        Indices (in the gap-filled array) that were removed.
+    n_raw_edges
+        Number of TTL edges received.
+    gap_threshold_s
+        Intervals longer than this (s) count as gaps.
+    """
 
     t_ca_im_s: np.ndarray  # (n_frames,) float64, seconds on the ephys session clock
     interpolated: np.ndarray  # (n_frames,) bool: time was filled in over a TTL gap
@@ -41,6 +59,7 @@ class FrameClock:
 
     @property
     def n_frames(self) -> int:
+        """Number of frame times."""
         return int(self.t_ca_im_s.size)
 
     @property
@@ -50,7 +69,20 @@ class FrameClock:
 
 
 def find_ttl_gaps(edge_times_s: np.ndarray, gap_threshold_s: float) -> np.ndarray:
-    """Indices k where the interval edge[k] -> edge[k+1] exceeds the threshold."""
+    """Indices ``k`` where the interval ``edge[k] -> edge[k+1]`` exceeds the threshold.
+
+    Parameters
+    ----------
+    edge_times_s
+        Sorted edge times (s).
+    gap_threshold_s
+        Gap threshold (s).
+
+    Returns
+    -------
+    numpy.ndarray
+        The indices ``k`` (int).
+    """
     return np.flatnonzero(np.diff(edge_times_s) > gap_threshold_s)
 
 
@@ -59,8 +91,26 @@ def fill_ttl_gaps(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Insert evenly spaced frame times into every gap.
 
-    A gap of length D holds L = round(D * frame_rate_hz) frame periods, so L - 1 frames are inserted at
-    T[k] + m * D / L (m = 1 .. L-1), as in the reference. Returns (times, interpolated mask, gaps table).
+    A gap of length D holds L = round(D * frame_rate_hz) frame periods (at least 1), so L - 1 frames are
+    inserted at T[k] + m * D / L (m = 1 .. L-1), as in the reference.
+
+    Parameters
+    ----------
+    edge_times_s
+        Sorted edge times (s).
+    frame_rate_hz
+        Nominal frame rate (Hz).
+    gap_threshold_s
+        Gap threshold (s).
+
+    Returns
+    -------
+    times : numpy.ndarray
+        Edge times with the inserted ones (s).
+    interpolated : numpy.ndarray
+        Bool per time: True for inserted times.
+    gaps : numpy.ndarray
+        (n_gaps, 3) table, as :attr:`FrameClock.gaps`.
     """
     times = np.asarray(edge_times_s, dtype=np.float64)
     gap_idx = find_ttl_gaps(times, gap_threshold_s)
@@ -84,11 +134,21 @@ def fill_ttl_gaps(
 
 
 def low_confidence_periods(interpolated: np.ndarray) -> np.ndarray:
-    """Rows [last good frame, first good frame] around each run of interpolated frames (final indices).
+    """Rows ``[last good frame, first good frame]`` around each run of interpolated frames (final indices).
 
     Same row meaning as the reference (the filled frames lie strictly between the two indices), but
     derived from the final per-frame flags so the indices stay valid after deletions. A run touching the
-    end of the recording uses n_frames as its right bound.
+    start of the recording uses -1 as its left bound, one touching the end uses n_frames as its right bound.
+
+    Parameters
+    ----------
+    interpolated
+        Bool per frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_runs, 2) int64.
     """
     flags = np.concatenate([[False], np.asarray(interpolated, dtype=bool), [False]])
     edges = np.diff(flags.astype(np.int8))
@@ -109,8 +169,28 @@ def compute_t_ca_im(
 ) -> FrameClock:
     """Frame times on the ephys clock from sorted TTL edge times (one edge per frame).
 
-    Raises SyncError when there are no edges, when gaps are found and `fix_TTL_gaps` is False, or when a
-    deletion index is out of range.
+    Parameters
+    ----------
+    edge_times_s
+        TTL edge times (s) on the ephys clock (sorted here).
+    frame_rate_hz
+        Nominal frame rate (Hz).
+    fix_TTL_gaps
+        Fill gaps with evenly spaced, low-confidence frame times (:func:`fill_ttl_gaps`).
+    delete_indices
+        Spurious edges to remove, as indices into the gap-filled array (as in the reference).
+    gap_threshold_periods
+        An interval longer than this many nominal frame periods is a gap.
+
+    Returns
+    -------
+    FrameClock
+
+    Raises
+    ------
+    SyncError
+        When there are no edges, the frame rate is not positive, gaps are found and ``fix_TTL_gaps`` is False,
+        or a deletion index is out of range.
     """
     edges = np.sort(np.asarray(edge_times_s, dtype=np.float64))
     if edges.size == 0:
@@ -153,7 +233,22 @@ def compute_t_ca_im(
 
 
 def check_frame_count(clock: FrameClock, n_movie_frames: int, *, source: str = "movie") -> None:
-    """Raise SyncError unless there is exactly one frame time per movie frame."""
+    """Check that there is exactly one frame time per movie frame.
+
+    Parameters
+    ----------
+    clock
+        The frame clock.
+    n_movie_frames
+        Frames in the movie.
+    source
+        Names the movie in the error message.
+
+    Raises
+    ------
+    SyncError
+        If the counts differ (the message gives the edges received, filled and deleted).
+    """
     if clock.n_frames != n_movie_frames:
         filled = int(clock.interpolated.sum())
         raise SyncError(

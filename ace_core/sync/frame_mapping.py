@@ -1,4 +1,4 @@
-"""Map miniscope frames to ephys samples and back (reference section 4.2).
+"""Map miniscope frames to ephys samples and back.
 
 The ephys channel is a uniform grid ``t_n = t0 + n / fs`` (``EphysChannel.time_s``), NaN where the
 recording was paused; the frame clock ``t_ca_im`` gives the ephys-clock time of every movie frame. Three maps
@@ -23,7 +23,22 @@ _CONVENTIONS = ("next", "previous")
 
 
 def sample_times(sample_t0_s: float, fs_hz: float, index: np.ndarray) -> np.ndarray:
-    """Times (s) of grid samples ``index``, computed exactly as ``EphysChannel.time_s`` (``t0 + n / fs``)."""
+    """Times (s) of grid samples ``index``, computed exactly as ``EphysChannel.time_s`` (``t0 + n / fs``).
+
+    Parameters
+    ----------
+    sample_t0_s
+        Time of sample 0 (s).
+    fs_hz
+        Sampling rate (Hz).
+    index
+        Sample indices, any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 times (s), shaped like ``index``.
+    """
     return float(sample_t0_s) + np.asarray(index, dtype=np.float64) / float(fs_hz)
 
 
@@ -36,8 +51,26 @@ def nearest_sample_index(times_s: np.ndarray, sample_t0_s: float, fs_hz: float, 
     among its neighbours using the float grid itself, so the result equals the brute-force argmin even
     where rounding makes the arithmetic guess disagree with the grid by one sample.
 
-    Returns int64 with the shape of ``times_s``. Raises ValueError for non-finite times, an empty grid or
-    a non-positive rate.
+    Parameters
+    ----------
+    times_s
+        Times (s) on the ephys clock, any shape.
+    sample_t0_s
+        Time of sample 0 (s).
+    fs_hz
+        Sampling rate (Hz).
+    n_samples
+        Length of the grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 with the shape of ``times_s``.
+
+    Raises
+    ------
+    ValueError
+        For non-finite times, an empty grid or a non-positive rate.
     """
     t = np.asarray(times_s, dtype=np.float64)
     n_samples = int(n_samples)
@@ -69,9 +102,7 @@ def frame_of_sample(
     no_frame: int = -1,
     max_lag_samples: int | None = None,
 ) -> np.ndarray:
-    """Frame number of every ephys sample (``ca_frame_num_of_ephys_idx``), int32 of length ``n_samples``.
-
-    ``ephys_idx_all[k]`` is the ephys sample of frame k's TTL (non-decreasing, within ``0 .. n_samples-1``).
+    """Frame number of every ephys sample (``ca_frame_num_of_ephys_idx``).
 
     * ``convention="next"`` (the reference's): ``F[n] = min{k : e_k >= n}``, i.e. ``F[n] = k`` for
       ``e_{k-1} < n <= e_k`` and ``F[n] = 0`` for ``n <= e_0``. Samples after the last TTL have no next frame
@@ -82,9 +113,32 @@ def frame_of_sample(
       ``no_frame`` before the first TTL. After the last TTL the last frame is taken to last one median
       frame interval, later samples get ``no_frame``.
 
-    ``max_lag_samples``: when given, samples farther than this from their assigned frame's TTL sample get
-    ``no_frame`` as well (e.g. samples inside an unfilled TTL gap or in the pre-roll with ``"next"``).
-    int32 halves the memory of int64 (an hour at 40 kHz is 576 MB) and holds 2^31 frames.
+    Parameters
+    ----------
+    ephys_idx_all
+        ``ephys_idx_all[k]`` is the ephys sample of frame k's TTL (integers, non-decreasing, within
+        ``0 .. n_samples-1``).
+    n_samples
+        Length of the ephys grid.
+    convention
+        ``"next"`` or ``"previous"``, as above.
+    no_frame
+        Value for samples without a frame.
+    max_lag_samples
+        When given, samples farther than this from their assigned frame's TTL sample get ``no_frame`` as
+        well (e.g. samples inside an unfilled TTL gap or in the pre-roll with ``"next"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 of length ``n_samples``. int32 halves the memory of int64 (an hour at 40 kHz is 576 MB) and
+        holds 2^31 frames.
+
+    Raises
+    ------
+    ValueError
+        For an unknown convention, or ``ephys_idx_all`` empty, not 1-D, not integer, decreasing or outside
+        the grid.
     """
     if convention not in _CONVENTIONS:
         raise ValueError(f"convention must be one of {_CONVENTIONS}, got {convention!r}")
@@ -127,9 +181,25 @@ def frame_of_sample(
 def low_confidence_mask(n_frames: int, low_confidence_periods: np.ndarray) -> np.ndarray:
     """Bool per frame, True for frames strictly between a row's bounds ``[last good, first good]``.
 
-    Rows are ``FrameClock.low_confidence_periods`` in final frame indices; the first bound may be -1 and the
-    second ``n_frames`` for runs touching the recording's ends. Those frames' times were interpolated over
-    a TTL gap, so their ephys alignment is a guess.
+    Those frames' times were interpolated over a TTL gap, so their ephys alignment is a guess.
+
+    Parameters
+    ----------
+    n_frames
+        Number of frames.
+    low_confidence_periods
+        ``FrameClock.low_confidence_periods`` rows in final frame indices; the first bound may be -1 and the
+        second ``n_frames`` for runs touching the recording's ends.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool, length ``n_frames``.
+
+    Raises
+    ------
+    ValueError
+        If a row does not satisfy last good frame < first good frame.
     """
     n_frames = int(n_frames)
     rows = np.asarray(low_confidence_periods, dtype=np.int64).reshape(-1, 2)

@@ -40,7 +40,28 @@ def traces_png(
     window_s: tuple[float, float] | None = None,
     markers: Sequence[tuple[float, str]] = (),
 ) -> bytes:
-    """Stacked line plots sharing a time axis (optionally zoomed to a window), with labelled event markers."""
+    """Stacked line plots sharing a time axis (optionally zoomed to a window), with labelled event markers.
+
+    Parameters
+    ----------
+    t_s
+        Time of each sample (s).
+    traces
+        One array per panel, each as long as ``t_s`` (decimated to about 4000 points for plotting).
+    labels
+        Panel titles, one per trace.
+    title, ylabel
+        Figure title and y-axis label.
+    window_s
+        ``(start, stop)`` (s) to show; None: everything.
+    markers
+        ``(time (s), label)`` of events drawn as vertical lines.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig, axes = plt.subplots(len(traces), 1, figsize=(7, 1.4 + 1.2 * len(traces)), sharex=True, squeeze=False)
     for ax, y, label in zip(axes[:, 0], traces, labels, strict=True):
         t, yy = np.asarray(t_s), np.asarray(y)
@@ -68,7 +89,24 @@ def spectrogram_png(
     title: str,
     markers: Sequence[tuple[float, str]] = (),
 ) -> bytes:
-    """Time-frequency image in dB with a robust colour range, and labelled event markers."""
+    """Time-frequency image in dB with a robust colour range (5th-99.5th percentile), and labelled markers.
+
+    Parameters
+    ----------
+    t_s, f_hz
+        Window centres (s) and frequencies (Hz).
+    psd_db
+        (n_freqs, n_windows) power (dB).
+    title
+        Figure title.
+    markers
+        ``(time (s), label)`` of events drawn as vertical lines.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig, ax = plt.subplots(figsize=(7, 3))
     finite = psd_db[np.isfinite(psd_db)]
     vmin, vmax = np.percentile(finite, [5, 99.5]) if finite.size else (None, None)
@@ -88,7 +126,24 @@ def spectrogram_png(
 def frame_clock_png(
     t_ca_im_s: np.ndarray, interpolated: np.ndarray, frame_rate_hz: float, *, title: str
 ) -> bytes:
-    """Inter-frame interval over the recording, filled frames highlighted."""
+    """Inter-frame interval over the recording, filled frames highlighted.
+
+    Parameters
+    ----------
+    t_ca_im_s
+        Frame times (s).
+    interpolated
+        Bool per frame: filled over a TTL gap.
+    frame_rate_hz
+        Nominal frame rate (Hz), drawn as the nominal period.
+    title
+        Figure title.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig, ax = plt.subplots(figsize=(7, 2.6))
     if t_ca_im_s.size > 1:
         dt_ms = np.diff(t_ca_im_s) * 1e3
@@ -106,7 +161,22 @@ def frame_clock_png(
 
 
 def event_raster_png(times_s: np.ndarray, labels: np.ndarray, *, title: str) -> bytes:
-    """TTL edge rate over time plus the experiment events as labelled lines."""
+    """TTL edge rate over time plus the experiment events as labelled lines.
+
+    Parameters
+    ----------
+    times_s
+        Event times (s).
+    labels
+        Event labels; those starting with "TTL Input" are counted as edges, the others drawn as lines.
+    title
+        Figure title.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig, ax = plt.subplots(figsize=(7, 2.6))
     is_ttl = np.char.startswith(labels.astype(str), "TTL Input")
     ttl = times_s[is_ttl]
@@ -127,7 +197,26 @@ def event_raster_png(times_s: np.ndarray, labels: np.ndarray, *, title: str) -> 
 def phase_png(
     phase_rad: np.ndarray, signal: np.ndarray, t_s: np.ndarray, *, title: str, window_s: float = 10.0
 ) -> bytes:
-    """A few seconds of band signal and its phase, plus the phase distribution over the recording."""
+    """A few seconds of band signal and its phase, plus the phase distribution over the recording.
+
+    Parameters
+    ----------
+    phase_rad
+        Phase of each sample (rad).
+    signal
+        The band signal (µV).
+    t_s
+        Time of each sample (s).
+    title
+        Figure title.
+    window_s
+        Length (s) of the stretch shown, from the first finite phase.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.6), gridspec_kw={"width_ratios": [3, 1]})
     finite = np.isfinite(phase_rad)
     start = t_s[np.argmax(finite)] if finite.any() else (t_s[0] if t_s.size else 0.0)
@@ -159,7 +248,24 @@ def images_png(
     trace: tuple[np.ndarray, np.ndarray, str] | None = None,
     ncols: int = 3,
 ) -> bytes:
-    """A grid of images (e.g. the six projections), optionally with a trace below."""
+    """A grid of images (e.g. the six projections), optionally with a trace below.
+
+    Parameters
+    ----------
+    images
+        Images by title, shown in grey with a robust (1st-99.5th percentile) range.
+    title
+        Figure title.
+    trace
+        ``(t_s, y, ylabel)`` of a trace to plot below the images, or None.
+    ncols
+        Images per row.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     n = len(images)
     nrows = -(-n // ncols) + (1 if trace is not None else 0)
     fig = plt.figure(figsize=(2.6 * ncols, 2.4 * nrows))
@@ -187,7 +293,26 @@ def motion_png(
     *,
     title: str,
 ) -> bytes:
-    """Rigid shifts over time, correlation with the template before/after, mean images before/after."""
+    """Rigid shifts over time, correlation with the template before/after, mean images before/after.
+
+    Parameters
+    ----------
+    rigid_shifts
+        (n, 2) corrections (dy, dx) (px).
+    frame_rate_hz
+        Frame rate (Hz), for the time axis.
+    mean_before, mean_after
+        (H, W) mean images.
+    corr_before, corr_after
+        Per-frame correlation with the template.
+    title
+        Figure title.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig = plt.figure(figsize=(8, 5))
     t = np.arange(rigid_shifts.shape[0]) / frame_rate_hz
     ax = fig.add_subplot(2, 2, 1)
@@ -218,7 +343,30 @@ def components_png(
     kept: np.ndarray | None = None,
     n_traces: int = 6,
 ) -> bytes:
-    """Footprint contours (half maximum) on the correlation image, and a few traces."""
+    """Footprint contours (half maximum) on the correlation image, and a few traces.
+
+    Parameters
+    ----------
+    corr_image
+        (H, W) correlation image.
+    footprints_hw
+        (K, H, W) footprints.
+    C
+        (K, T) traces; the first ``n_traces`` are plotted, each normalised to its maximum.
+    frame_rate_hz
+        Frame rate (Hz), for the time axis.
+    title
+        Figure title.
+    kept
+        Bool per unit: contours of kept units are green, of the others red; None: all green.
+    n_traces
+        Number of traces plotted.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig = plt.figure(figsize=(9, 4))
     ax = fig.add_subplot(1, 2, 1)
     _robust_imshow(ax, corr_image, "correlation image, contours at half max")
@@ -242,7 +390,24 @@ def components_png(
 def phase_histograms_png(
     edges: np.ndarray, counts: dict[str, np.ndarray], angles: dict[str, float], *, title: str
 ) -> bytes:
-    """Polar and linear histograms of event phases, one row per phase source, with the mean direction."""
+    """Polar and linear histograms of event phases, one row per phase source, with the mean direction.
+
+    Parameters
+    ----------
+    edges
+        Bin edges (rad).
+    counts
+        Counts per bin, by phase source (e.g. "ephys", "miniscope").
+    angles
+        Mean direction (rad) by phase source; a NaN or missing one is not drawn.
+    title
+        Figure title.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
     fig = plt.figure(figsize=(7, 3.2 * len(counts)))
     centres = 0.5 * (edges[:-1] + edges[1:])
     width = np.diff(edges)

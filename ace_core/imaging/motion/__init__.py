@@ -28,7 +28,8 @@ Algorithm (Pnevmatikakis & Giovannucci 2017), written from the paper, not from C
 * Shifts are always applied to the ORIGINAL frames (uint8 or float in, float32 out).
 
 Sign convention: a shift (dy, dx) is the CORRECTION applied, corrected(y, x) = frame(y - dy, x - dx), i.e.
-the negated tissue displacement (`synth_calcium` displaces content by +d; the correction is -d).
+the negated tissue displacement (:mod:`ace_core.simulation.calcium` displaces content by +d; the
+correction is -d).
 
 Streaming: a worker (`correct_chunk`, picklable, top level) reads its own frames from the `FrameSource`,
 writes its corrected frames with `movies.write_region` and returns only per-frame results and two

@@ -36,12 +36,27 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MotionCorrectionResult:
-    """Shifts, template and QC of one run. Shifts are the correction applied (= -displacement), (dy, dx) px.
+    """Shifts, template and QC of one run.
 
-    `corr_before` / `corr_after`: Pearson correlation of each frame with the template, both on the
-    band-passed, apodised representation used for estimation (raw frames are dominated by the smooth
-    background, whose correlation barely moves). `crispness_*`: Frobenius norm of the gradient magnitude
-    of the mean image (NoRMCorre paper), over the interior (a `max_shifts` border excluded).
+    Attributes
+    ----------
+    template
+        (H, W) float32 final template.
+    rigid_shifts
+        (n, 2) corrections applied (= -displacement), (dy, dx) (px).
+    patch_shifts, patch_centers
+        (n, npy, npx, 2) patch corrections and (npy, npx, 2) patch centres (px); None unless piecewise.
+    corr_before, corr_after
+        Pearson correlation of each frame with the template, both on the band-passed, apodised
+        representation used for estimation (raw frames are dominated by the smooth background, whose
+        correlation barely moves).
+    mean_before, mean_after
+        (H, W) mean images of the input and of the corrected movie.
+    crispness_before, crispness_after
+        Frobenius norm of the gradient magnitude of the mean image (NoRMCorre paper), over the interior
+        (a ``max_shifts`` border excluded).
+    params
+        The parameters used.
     """
 
     template: np.ndarray
@@ -59,7 +74,19 @@ class MotionCorrectionResult:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """What a worker returns for frames [start, stop): per-frame values and (H, W) float64 sums."""
+    """What a worker returns for frames ``[start, stop)``: per-frame values and (H, W) float64 sums.
+
+    Attributes
+    ----------
+    start, stop
+        The frames.
+    rigid_shifts, patch_shifts, corr_before, corr_after
+        Per-frame values, as in :class:`MotionCorrectionResult`.
+    sum_before, sum_after
+        (H, W) sums of the input and of the finite corrected values.
+    count_after
+        (H, W) number of finite corrected values (NaN borders).
+    """
 
     start: int
     stop: int
@@ -73,11 +100,28 @@ class ChunkResult:
 
 
 def make_template(source: FrameSource, params: MotionCorrectionParams) -> np.ndarray:
-    """(H, W) float32 template in original intensity from the first `template_frames` frames.
+    """(H, W) float32 template in original intensity from the first ``template_frames`` frames.
 
-    Mean of the frames, then `template_iters` times: rigid-register the frames to the band-passed
+    Mean of the frames, then ``template_iters`` times: rigid-register the frames to the band-passed
     template and re-average the shifted original frames ('copy' borders). Depends only on those frames,
-    not on chunking."""
+    not on chunking.
+
+    Parameters
+    ----------
+    source
+        The movie.
+    params
+        Motion-correction parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If the movie is empty, or as :class:`~ace_core.imaging.motion.registration.Registration`.
+    """
     n = min(params.template_frames, source.n_frames)
     if n < 1:
         raise ValueError("cannot build a template from an empty movie")
@@ -104,10 +148,28 @@ def correct_chunk(
     params: MotionCorrectionParams,
     out_tmp_path: str | Path | None,
 ) -> ChunkResult:
-    """Worker: estimate and apply shifts to frames [start, stop), write them, return the small results.
+    """Worker: estimate and apply shifts to frames ``[start, stop)``, write them, return the small results.
 
-    Top level and picklable so any `concurrent.futures.Executor` (process pool, Dask) can run it; it reads
-    its own frames, so only the template and parameters travel to it."""
+    Top level and picklable so any ``concurrent.futures.Executor`` (process pool, Dask) can run it; it reads
+    its own frames, so only the template and parameters travel to it.
+
+    Parameters
+    ----------
+    source
+        The movie.
+    start, stop
+        The frames.
+    template
+        (H, W) template.
+    params
+        Motion-correction parameters.
+    out_tmp_path
+        Temporary store of an open ``MovieWriter`` to write the corrected frames to (float32), or None.
+
+    Returns
+    -------
+    ChunkResult
+    """
     reg = Registration(np.asarray(template, np.float32), params)
     frames = np.asarray(source.read(start, stop))
     n = frames.shape[0]
@@ -152,8 +214,19 @@ def copy_chunk(
     params: MotionCorrectionParams,
     out_tmp_path: str | Path | None,
 ) -> ChunkResult:
-    """Worker for `identity_result`: frames [start, stop) written unchanged (float32), QC against the
-    template, zero shifts. Same signature and results as `correct_chunk`."""
+    """Worker for :func:`identity_result`: frames ``[start, stop)`` written unchanged (float32).
+
+    QC against the template, zero shifts. Same signature and results as :func:`correct_chunk`.
+
+    Parameters
+    ----------
+    source, start, stop, template, params, out_tmp_path
+        As :func:`correct_chunk`.
+
+    Returns
+    -------
+    ChunkResult
+    """
     reg = Registration(np.asarray(template, np.float32), dataclasses.replace(params, pw_rigid=False))
     frames = np.asarray(source.read(start, stop)).astype(np.float32)
     n = frames.shape[0]
@@ -177,7 +250,19 @@ def copy_chunk(
 
 
 def crispness(image: np.ndarray, border: int | tuple[int, int] = 0) -> float:
-    """Frobenius norm of the gradient magnitude of an image (NoRMCorre's sharpness of a mean image)."""
+    """Frobenius norm of the gradient magnitude of an image (NoRMCorre's sharpness of a mean image).
+
+    Parameters
+    ----------
+    image
+        (H, W); NaN values are ignored.
+    border
+        Pixels left out at each edge, one value or (y, x).
+
+    Returns
+    -------
+    float
+    """
     by, bx = (border, border) if isinstance(border, int) else border
     img = np.asarray(image, np.float64)
     img = img[by : img.shape[0] - by or None, bx : img.shape[1] - bx or None]
@@ -267,12 +352,34 @@ def motion_correct(
     progress: Callable[[int, int], None] | None = None,
     n_workers: int | None = None,
 ) -> MotionCorrectionResult:
-    """Motion-correct a movie chunk by chunk; write it to `out_tmp_path` (an open MovieWriter's tmp store,
-    float32, chunked by `params.chunk_frames`) unless None.
+    """Motion-correct a movie chunk by chunk.
 
-    `executor` None runs in-process; otherwise at most 2 x `n_workers` chunks (default: the executor's
-    worker count, else the CPU count) are in flight. `progress(done, total)` is called as chunks finish;
-    total = `niter_rig` x n_frames (every pass reads the whole movie; only the last one writes)."""
+    Parameters
+    ----------
+    source
+        The movie.
+    params
+        Motion-correction parameters.
+    out_tmp_path
+        An open MovieWriter's tmp store (float32, chunked by ``params.chunk_frames``) to write the corrected
+        movie to, or None.
+    executor
+        None runs in-process; otherwise at most 2 x ``n_workers`` chunks are in flight.
+    progress
+        ``progress(done, total)``, called as chunks finish; total = ``niter_rig`` x n_frames (every pass
+        reads the whole movie; only the last one writes).
+    n_workers
+        Default: the executor's worker count, else the CPU count.
+
+    Returns
+    -------
+    MotionCorrectionResult
+
+    Raises
+    ------
+    ValueError
+        If the movie is empty or ``max_shifts`` / ``max_deviation_rigid`` do not fit the frames.
+    """
     template = make_template(source, params)
     return _passes(correct_chunk, source, template, params, out_tmp_path, executor, progress, n_workers)
 
@@ -286,9 +393,20 @@ def identity_result(
     progress: Callable[[int, int], None] | None = None,
     n_workers: int | None = None,
 ) -> MotionCorrectionResult:
-    """No correction (`apply_motion_correction` off): the movie copied as float32 to `out_tmp_path`, zero
-    shifts, and the same QC against a plain mean of the first `template_frames` frames, so products
-    and their previews look the same whether or not motion was corrected."""
+    """No correction (``apply_motion_correction`` off): the movie copied as float32 to ``out_tmp_path``.
+
+    Zero shifts, and the same QC against a plain mean of the first ``template_frames`` frames, so products
+    and their previews look the same whether or not motion was corrected.
+
+    Parameters
+    ----------
+    source, params, out_tmp_path, executor, progress, n_workers
+        As :func:`motion_correct` (one pass, rigid).
+
+    Returns
+    -------
+    MotionCorrectionResult
+    """
     n = min(params.template_frames, source.n_frames)
     total = np.zeros((source.height, source.width), np.float64)
     for s, e in chunk_bounds(n, params.chunk_frames):
@@ -344,11 +462,22 @@ def _passes(
 
 
 def result_dataset(result: MotionCorrectionResult, *, frame_rate_hz: float | None = None) -> xr.Dataset:
-    """The shifts, template and QC as an xarray Dataset (the `motion_shifts` product).
+    """The shifts, template and QC as an xarray Dataset (the ``motion_shifts`` product).
 
-    Variables: rigid_shifts (frame, axis), patch_shifts (frame, patch_y, patch_x, axis) and patch_centers
-    when piecewise, corr_before / corr_after (frame), template / mean_before / mean_after (y, x).
-    Attributes: crispness, the sign convention and the parameters (JSON)."""
+    Parameters
+    ----------
+    result
+        The run.
+    frame_rate_hz
+        When given, adds a ``time_s`` coordinate and the ``frame_rate_hz`` attribute.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables: rigid_shifts (frame, axis), patch_shifts (frame, patch_y, patch_x, axis) and
+        patch_centers when piecewise, corr_before / corr_after (frame), template / mean_before /
+        mean_after (y, x). Attributes: crispness, the sign convention and the parameters (JSON).
+    """
     n = result.rigid_shifts.shape[0]
     coords: dict[str, Any] = {"frame": np.arange(n), "axis": ["y", "x"]}
     if frame_rate_hz:

@@ -41,20 +41,52 @@ def _border_mode(value: str | bool) -> str:
 
 @dataclass(frozen=True)
 class MotionCorrectionParams:
-    """Motion-correction parameters; names and defaults follow CaImAn's `motion` group (lab defaults).
+    """Motion-correction parameters; names and defaults follow CaImAn's ``motion`` group (lab defaults).
 
-    Ours (not CaImAn's): `upsample_factor` (rigid sub-pixel resolution 1/upsample_factor px),
-    `template_frames` / `template_iters` (initial template from the first frames, re-registered this many
-    times), `chunk_frames` (frames per streamed chunk), `min_patch_corr` (normalised band-passed
-    correlation peak below which a patch falls back to the rigid shift), `patch_median` (size of the
-    median filter over the patch grid applied to deviations from the rigid shift; 1 = off, as NoRMCorre).
-    `niter_rig`: whole-movie passes; each pass but the last only re-estimates the template.
+    Integers given as one value become pairs; lists become tuples.
 
-    `border_nan` (pixels whose source lies outside the frame): 'copy' replicate edge values, True / 'nan'
-    NaN, 'min' the frame's minimum, 'zero' 0, False mirror (CaImAn's warp default, BORDER_REFLECT).
-    `shifts_opencv` chooses the resampler: True -> cubic (Keys a=-0.75 convolution for rigid shifts, the
-    kernel of OpenCV's INTER_CUBIC; cubic spline for the piecewise field), False -> Fourier shift for rigid
-    shifts and linear interpolation of the piecewise field.
+    Attributes
+    ----------
+    max_shifts
+        Largest rigid correction searched, (y, x) (px).
+    gSig_filt
+        Neuron half-size (px) setting the DoG band-pass of the estimation; None: no band-pass (raw frames).
+    pw_rigid
+        Piecewise-rigid correction after the rigid one.
+    strides, overlaps
+        Patch spacing and extra patch size, (y, x) (px).
+    max_deviation_rigid
+        Largest deviation of a patch's shift from the rigid shift (px).
+    upsample_factor_grid
+        Patch shifts are resolved to 1/upsample_factor_grid px.
+    border_nan
+        Pixels whose source lies outside the frame: 'copy' replicate edge values, True / 'nan' NaN, 'min' the
+        frame's minimum, 'zero' 0, False mirror (CaImAn's warp default, BORDER_REFLECT).
+    shifts_opencv
+        The resampler: True -> cubic (Keys a=-0.75 convolution for rigid shifts, the kernel of OpenCV's
+        INTER_CUBIC; cubic spline for the piecewise field), False -> Fourier shift for rigid shifts and linear
+        interpolation of the piecewise field.
+    template_frames, template_iters
+        Ours (not CaImAn's): initial template from the first ``template_frames`` frames, re-registered
+        ``template_iters`` times.
+    chunk_frames
+        Ours: frames per streamed chunk.
+    niter_rig
+        Whole-movie passes; each pass but the last only re-estimates the template.
+    upsample_factor
+        Ours: rigid sub-pixel resolution, 1/upsample_factor px.
+    min_patch_corr
+        Ours: normalised band-passed correlation peak below which a patch falls back to the rigid shift.
+    patch_median
+        Ours: size of the median filter over the patch grid applied to deviations from the rigid shift
+        (1 = off, as NoRMCorre).
+    subpixel
+        Ours: sub-pixel refinement, 'cubic' (interpolated correlation surface) or 'dft' (local upsampled DFT).
+
+    Raises
+    ------
+    ValueError
+        On construction, naming every value out of range, or for a bad pair or border mode.
     """
 
     max_shifts: tuple[int, int] = (15, 15)
@@ -76,6 +108,7 @@ class MotionCorrectionParams:
     subpixel: str = "cubic"
 
     def __post_init__(self) -> None:
+        """Normalise pairs and ``gSig_filt``, then check every value (see the class's Raises section)."""
         fix = object.__setattr__
         fix(self, "max_shifts", _pair(self.max_shifts, "max_shifts"))
         fix(self, "strides", _pair(self.strides, "strides"))
@@ -109,14 +142,28 @@ class MotionCorrectionParams:
 
     @property
     def border_mode(self) -> str:
-        """'copy', 'nan', 'min', 'zero' or 'reflect'."""
+        """Canonical border mode: 'copy', 'nan', 'min', 'zero' or 'reflect'."""
         return _border_mode(self.border_nan)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any]) -> MotionCorrectionParams:
         """Build from a line's parameter dict (CaImAn names; lists become tuples); other keys are ignored.
 
-        `gSig_filt` None / False / 'none' means no band-pass (two-photon style, raw frames)."""
+        Parameters
+        ----------
+        values
+            Parameter values by name; ``gSig_filt`` None / False / 'none' means no band-pass (two-photon
+            style, raw frames).
+
+        Returns
+        -------
+        MotionCorrectionParams
+
+        Raises
+        ------
+        ValueError
+            As the constructor.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs: dict[str, Any] = {}
         for key, value in values.items():

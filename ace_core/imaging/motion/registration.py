@@ -254,9 +254,23 @@ def _cut_patches(frames: np.ndarray, sy: np.ndarray, sx: np.ndarray, psize: tupl
 
 
 class Registration:
-    """Everything derived from (template, params, frame shape) that every frame of a pass reuses."""
+    """Everything derived from (template, params, frame shape) that every frame of a pass reuses.
+
+    Parameters
+    ----------
+    template
+        (H, W) template in original intensity.
+    params
+        Motion-correction parameters.
+
+    Raises
+    ------
+    ValueError
+        If ``max_shifts`` or ``max_deviation_rigid`` is too large for the frames or patches.
+    """
 
     def __init__(self, template: np.ndarray, params: MotionCorrectionParams) -> None:
+        """Prepare the band-passed template (and its patches when piecewise-rigid)."""
         self.params = params
         self.shape = h, w = template.shape
         ms = params.max_shifts
@@ -321,7 +335,22 @@ class Registration:
         return (p - p.mean(axis=(-2, -1), keepdims=True)) * self.patch_window
 
     def estimate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Rigid corrections (n, 2), patch corrections (n, npy, npx, 2) or None, zero-lag Pearson (n,)."""
+        """Estimate the corrections of a batch of frames.
+
+        Parameters
+        ----------
+        frames
+            (n, H, W) float32.
+
+        Returns
+        -------
+        rigid : numpy.ndarray
+            (n, 2) rigid corrections (dy, dx) (px).
+        patches : numpy.ndarray or None
+            (n, npy, npx, 2) patch corrections (px), None unless piecewise-rigid.
+        corr0 : numpy.ndarray
+            (n,) zero-lag Pearson correlation with the template (before correction).
+        """
         p = self.params
         n = frames.shape[0]
         spec, energy = self.frame(frames)
@@ -376,12 +405,35 @@ class Registration:
         return local
 
     def field(self, patch_shifts: np.ndarray) -> np.ndarray:
-        """(2, H, W) correction field of one frame from its (npy, npx, 2) patch shifts."""
+        """Correction field of one frame from its patch shifts.
+
+        Parameters
+        ----------
+        patch_shifts
+            (npy, npx, 2) patch corrections (px).
+
+        Returns
+        -------
+        numpy.ndarray
+            (2, H, W) float32 corrections (dy, dx) (px).
+        """
         return shift_field(self.ay, self.ax, patch_shifts)
 
     def corr(self, frames: np.ndarray) -> np.ndarray:
-        """Pearson correlation of (corrected) frames with the template in the estimation representation
-        (zero-lag correlation from the spectra, Parseval: no inverse transform needed)."""
+        """Pearson correlation of (corrected) frames with the template in the estimation representation.
+
+        The zero-lag correlation is taken from the spectra (Parseval: no inverse transform needed).
+
+        Parameters
+        ----------
+        frames
+            (n, H, W).
+
+        Returns
+        -------
+        numpy.ndarray
+            (n,) float64.
+        """
         spec, energy = self.frame(frames)
         inner = _energy(spec, self.frame.colw, self.tmpl_spec[0])
         return inner / np.sqrt(np.maximum(energy * self.tmpl_energy, 1e-30))
@@ -390,7 +442,29 @@ class Registration:
 def estimate_shifts(
     frames: np.ndarray, template: np.ndarray, params: MotionCorrectionParams
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Corrections of frames (n, H, W) against a template: rigid (n, 2) and patch (n, npy, npx, 2) or None."""
+    """Corrections of frames against a template.
+
+    Parameters
+    ----------
+    frames
+        (n, H, W).
+    template
+        (H, W) template.
+    params
+        Motion-correction parameters.
+
+    Returns
+    -------
+    rigid : numpy.ndarray
+        (n, 2) float32 rigid corrections (dy, dx) (px).
+    patches : numpy.ndarray or None
+        (n, npy, npx, 2) float32 patch corrections (px), or None unless ``params.pw_rigid``.
+
+    Raises
+    ------
+    ValueError
+        As :class:`Registration`.
+    """
     reg = Registration(np.asarray(template, np.float32), params)
     rigid, patches = [], []
     for b in range(0, frames.shape[0], BATCH_FRAMES):

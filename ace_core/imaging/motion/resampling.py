@@ -86,11 +86,30 @@ def apply_shifts(
     *,
     params: MotionCorrectionParams,
 ) -> np.ndarray:
-    """Correct ORIGINAL frames (n, H, W) with corrections (n, 2) or, piecewise, (n, npy, npx, 2).
+    """Correct ORIGINAL frames with rigid corrections or, piecewise, with patch corrections.
 
-    Piecewise: the patch-centre grid (`patch_centers` (npy, npx, 2), default from `params`) is
-    interpolated to every pixel and the frame is resampled with map_coordinates (cubic spline with
-    `shifts_opencv`, else linear). Returns float32 (n, H, W); borders per `params.border_nan`."""
+    Piecewise: the patch-centre grid is interpolated to every pixel and the frame is resampled with
+    ``map_coordinates`` (cubic spline with ``shifts_opencv``, else linear). Rigid: cubic convolution
+    (``shifts_opencv``) or a Fourier shift.
+
+    Parameters
+    ----------
+    frames
+        (n, H, W), any real dtype.
+    rigid_shifts
+        (n, 2) corrections (dy, dx) (px); used when ``patch_shifts`` is None.
+    patch_shifts
+        (n, npy, npx, 2) corrections (px), or None for rigid correction.
+    patch_centers
+        (npy, npx, 2) patch centres (px); default from ``params``.
+    params
+        ``border_nan``, ``shifts_opencv``, ``max_shifts`` and the patch grid are used.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, H, W); borders per ``params.border_nan``.
+    """
     frames = np.asarray(frames)
     n, h, w = frames.shape
     mode = params.border_mode
