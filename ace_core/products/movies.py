@@ -27,6 +27,12 @@ CHUNK_FRAMES = 200
 Progress = Callable[[int, int], None]
 
 
+def _float_movie_like(source: FrameSource, out_path: str | os.PathLike, attrs: dict) -> MovieWriter:
+    """A float32 movie product of the source's shape, chunked like every movie product."""
+    shape = (source.n_frames, source.height, source.width)
+    return MovieWriter(out_path, *shape, dtype="float32", chunk_frames=CHUNK_FRAMES, attrs=attrs)
+
+
 def _spectrum(frame: np.ndarray) -> np.ndarray:
     return np.log10(np.abs(np.fft.fftshift(np.fft.fft2(frame - frame.mean()))) + 1e-3)
 
@@ -254,15 +260,7 @@ def preprocessed_movie(
         secs_window=secs_window,
         quantile_min=quantile_min,
     )
-    with MovieWriter(
-        out_path,
-        source.n_frames,
-        source.height,
-        source.width,
-        dtype="float32",
-        chunk_frames=CHUNK_FRAMES,
-        attrs={"frame_rate_hz": fr, **used},
-    ) as writer:
+    with _float_movie_like(source, out_path, {"frame_rate_hz": fr, **used}) as writer:
         summary = preprocess.preprocess(source, params, writer, progress=progress)
         writer.add_variables(summary.to_dataset())
         writer.attrs.update(summary.attrs())
@@ -321,15 +319,7 @@ def motion_correction(
     fr = source.frame_rate_hz
     params = motion.MotionCorrectionParams.from_parameters({**caiman_motion, "chunk_frames": CHUNK_FRAMES})
     used = {"apply_motion_correction": apply_motion_correction, **caiman_motion}
-    with MovieWriter(
-        out_path,
-        source.n_frames,
-        source.height,
-        source.width,
-        dtype="float32",
-        chunk_frames=CHUNK_FRAMES,
-        attrs={"frame_rate_hz": fr, **used},
-    ) as writer:
+    with _float_movie_like(source, out_path, {"frame_rate_hz": fr, **used}) as writer:
         run = motion.motion_correct if apply_motion_correction else motion.identity_result
         res = run(
             source,

@@ -12,7 +12,7 @@ import xarray as xr
 
 from ace_core.store.atomic import atomic_directory, recover_product
 
-__all__ = ["ZARR_FORMAT", "open_dataset", "write_dataset"]
+__all__ = ["ZARR_FORMAT", "existing_product", "open_dataset", "write_dataset"]
 
 ZARR_FORMAT = 2
 
@@ -56,8 +56,19 @@ def open_dataset(path: str | Path) -> xr.Dataset:
     FileNotFoundError
         When the product has not been written.
     """
+    return xr.open_zarr(existing_product(path))
+
+
+def existing_product(path: str | Path) -> Path:
+    """The path of a product that exists, after putting back one a killed replacement left aside.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the product has not been written.
+    """
     path = Path(path)
     recover_product(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: product not found (has it been materialized?)")
-    return xr.open_zarr(path)
+    return path

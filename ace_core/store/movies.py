@@ -21,8 +21,8 @@ import zarr
 
 from ace_core.io.frames import FrameSource, MiniscopeSource, ZarrMovieSource
 from ace_core.io.miniscope import open_recording
-from ace_core.store.atomic import atomic_directory, recover_product
-from ace_core.store.datasets import ZARR_FORMAT, open_dataset
+from ace_core.store.atomic import atomic_directory
+from ace_core.store.datasets import ZARR_FORMAT, existing_product, open_dataset
 
 MOVIE_VARIABLE = "movie"
 MOVIE_DIMS = ("frame", "y", "x")
@@ -239,10 +239,7 @@ def open_movie_source(path: str | Path) -> FrameSource:
     FileNotFoundError
         When the product has not been written.
     """
-    path = Path(path)
-    recover_product(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: movie product not found (has it been materialized?)")
+    path = existing_product(path)
     attrs = zarr.open_group(str(path), mode="r").attrs
     if REFERENCE_ATTR in attrs:
         return MiniscopeSource(open_recording(attrs[REFERENCE_ATTR]))

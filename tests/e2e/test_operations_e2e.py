@@ -49,8 +49,9 @@ LINES = ["1", "2"]
 DURATION_S, FPS = 15, 20.0
 POOL_STEP = "motion_correction"
 OBSERVE_JOB = "observe_sources"
-RUN_TIMEOUT_S = 180
-BACKFILL_TIMEOUT_S = 180
+# Generous bounds on waits for events (a loaded machine can take several times a quiet one's minutes).
+RUN_TIMEOUT_S = 600
+BACKFILL_TIMEOUT_S = 600
 
 DAGSTER_YAML = """\
 telemetry:

@@ -55,8 +55,10 @@ CHECK = "t_ca_im_matches_movie"
 DURATION_S, FPS = 20, 20.0
 N_FRAMES = int(DURATION_S * FPS)  # 400
 
+# Bounds on waits for events (the loops return as soon as the event happens): generous, because a loaded
+# 2-core machine runs two lines' 30-step runs in about 4 minutes, a quiet one in under 2.
 SERVER_TIMEOUT_S = 90
-RUNS_TIMEOUT_S = 240
+RUNS_TIMEOUT_S = 900
 POLL_S = 1.0
 
 
