@@ -14,7 +14,15 @@ from dagster._core.definitions.data_version import (
 from dagster._core.definitions.observe import observe
 from dagster._core.storage.defs_state.base import _current_storage as current_defs_state_storage
 from dagster._time import get_current_datetime
-from dagster._utils.test.data_versions import get_stale_status_resolver
+
+
+def get_stale_status_resolver(*args, **kwargs):
+    """Dagster's test helper that resolves staleness (imported on use: its module loads test tooling that
+    takes about a second, which every step process would otherwise pay when loading the code location)."""
+    from dagster._utils.test.data_versions import get_stale_status_resolver as resolver
+
+    return resolver(*args, **kwargs)
+
 
 __all__ = [
     "AssetGraphView",
